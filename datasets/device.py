@@ -1,0 +1,60 @@
+"""A dataset held as one uint8 tensor on the training device, served in batches.
+
+This is the "fast" data path (see augment.py). On the CPU the tensor lives in host memory and
+the same code runs; there is no worker process and no per-sample Python.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import augment as aug
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of one epoch's order and augmentation: a pure function of (seed, epoch),
+    so a run resumed at an epoch boundary replays exactly what an uninterrupted run would."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+class DeviceDataset:
+    def __init__(self, images: torch.Tensor, mean, std, augment: str, device,
+                 channels_last: bool = False):
+        self.images = images.to(device)
+        self.device = torch.device(device)
+        self.augment = augment
+        self.normalize = aug.Normalizer(mean, std, self.device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def __len__(self):
+        return self.images.shape[0]
+
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalize(x).contiguous(memory_format=self.memory_format)
+
+    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0):
+        """Yield (normalised augmented batch, device index tensor) over one shuffled epoch,
+        starting at batch `first_step` (a resumed epoch replays the same order and parameters).
+
+        A final batch of a single sample is dropped: BatchNorm cannot train on it. (Never the
+        case for the paper's datasets: 60000 % 128 = 96, 50000 % 128 = 80.)
+        """
+        n = len(self)
+        order = torch.randperm(n, generator=generator)
+        params = aug.draw_params(n, self.augment, generator)
+        order = order.to(self.device, non_blocking=True)
+        if params is not None:
+            params = params.to(self.device)
+        for start in range(first_step * batch_size, n, batch_size):
+            index = order[start:start + batch_size]
+            if index.numel() == 1 and n > 1:
+                break
+            x = self.images[index].float()
+            if params is not None:
+                # Parameters are indexed by position in the epoch, not by sample.
+                x = aug.apply(x, params.take(slice(start, start + index.numel())))
+            yield self._finish(x), index
+
+    def eval_batches(self, batch_size: int):
+        for start in range(0, len(self), batch_size):
+            stop = min(start + batch_size, len(self))
+            yield self._finish(self.images[start:stop].float()), slice(start, stop)

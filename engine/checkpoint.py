@@ -1,0 +1,83 @@
+"""Checkpoints: written atomically, loaded with clear errors, holding every RNG state.
+
+`checkpoints/last.pt` holds the model, optimizer, scheduler and grad-scaler states, the number
+of completed epochs, Python/NumPy/torch(+CUDA) RNG states, the metric history, the noisy-label
+hash and the resolved config. Everything is plain tensors/containers so that it loads with
+`torch.load(weights_only=True)`: a checkpoint never executes code when it is opened.
+"""
+from __future__ import annotations
+
+import pickle
+import random
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError
+from .io import torch_save_atomic
+
+FORMAT = 1
+REQUIRED = ("format", "epoch", "model", "optimizer", "scheduler", "rng", "history",
+            "noisy_labels_sha256", "config")
+
+
+def capture_rng() -> dict:
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"key": np_state[0], "state": torch.from_numpy(np_state[1].astype(np.int64)),
+                  "pos": int(np_state[2]), "has_gauss": int(np_state[3]),
+                  "cached_gaussian": float(np_state[4])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state((n["key"], n["state"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    torch_save_atomic(path, {"format": FORMAT, **state})
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({first[:160]}); "
+                              f"delete it to start over, or restore it from a backup") from None
+    if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
+        missing = [k for k in REQUIRED if not isinstance(state, dict) or k not in state]
+        raise CheckpointError(f"{path} is not a checkpoint of this codebase "
+                              f"(missing {', '.join(missing)})")
+    if state["format"] != FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {state['format']}, "
+                              f"this code reads format {FORMAT}")
+    return state
+
+
+def load_model_state(model: torch.nn.Module, state_dict: dict, path) -> None:
+    """Load weights, turning a shape/key mismatch into a one-line CheckpointError."""
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as e:
+        lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise CheckpointError(f"checkpoint {path} does not fit this model/dataset: "
+                              f"{detail[:200]}") from None

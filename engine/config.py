@@ -1,0 +1,348 @@
+"""Configs: plain nested YAML, one schema, inheritance, command-line overrides, strict validation.
+
+A config file may start with `inherit: <path>` (relative to the file); the child's values are
+merged over the parent's, recursively, except that a child's `loss:` block replaces the parent's. Every key must be in SCHEMA, except the free-form loss
+parameters under `loss:`, which are checked against the chosen loss's own parameters.
+Overrides use dotted keys: `--set optim.lr=0.05 loss.alpha=10` (values parsed as YAML).
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Field:
+    type: type | tuple          # accepted Python type(s) after YAML parsing
+    default: Any
+    check: Callable[[Any], str | None] | None = None   # returns an error message or None
+    help: str = ""
+    choices: tuple | None = None
+    nullable: bool = False
+
+
+def positive(v):
+    return None if v > 0 else "must be > 0"
+
+
+def non_negative(v):
+    return None if v >= 0 else "must be >= 0"
+
+
+def noise_rate(v):
+    return None if 0 <= v < 1 else "must be in [0, 1) (a fraction of labels, e.g. 0.4)"
+
+
+SCHEMA: dict[str, Field] = {
+    # --- data ---
+    "dataset.name": Field(str, None, help="dataset registry name (datasets.DATASETS)"),
+    "dataset.root": Field(str, "data", help="folder holding the standard layouts"),
+    "dataset.download": Field(bool, False, help="fetch through torchvision (needs internet)"),
+    "dataset.num_classes": Field(int, None, positive, nullable=True,
+                                 help="optional; must agree with the dataset"),
+    "dataset.train_subset": Field(int, None, positive, nullable=True,
+                                  help="train on a fixed seeded random subset of this size"),
+    "dataset.pipeline": Field(str, "fast", choices=("fast", "reference"),
+                              help="fast: uint8 tensor on the device + batched augmentation; "
+                                   "reference: the official Dataset/PIL/DataLoader pipeline"),
+    "dataset.workers": Field(int, 0, non_negative, help="DataLoader workers (reference pipeline)"),
+    # --- label noise ---
+    "noise.kind": Field(str, "none", help="noise registry name (noise.NOISE_KINDS)"),
+    "noise.rate": Field(float, 0.0, noise_rate),
+    "noise.variant": Field(str, "reference", choices=("reference", "exact"),
+                           help="reference: what the official code produced; exact: nominal rates"),
+    "noise.seed": Field(int, None, non_negative, nullable=True,
+                        help="null: use train.seed, so every seed has its own noise draw (D21)"),
+    # --- model ---
+    "model.name": Field(str, None, nullable=True, help="null: the dataset's paper model"),
+    # --- loss (other keys under loss: are the loss's parameters) ---
+    "loss.name": Field(str, "ce"),
+    # --- optimiser and schedule ---
+    "optim.lr": Field(float, 0.01, positive),
+    "optim.momentum": Field(float, 0.9, lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
+    "optim.weight_decay": Field(float, 1e-4, non_negative),
+    "optim.nesterov": Field(bool, False),
+    "optim.grad_clip": Field(float, 5.0, positive, nullable=True,
+                             help="global grad-norm clip (5.0 for every method in the paper)"),
+    "schedule.name": Field(str, "cosine", choices=("cosine", "step", "constant")),
+    "schedule.eta_min": Field(float, 0.0, non_negative, help="cosine floor"),
+    "schedule.gamma": Field(float, 0.97, positive, help="step decay factor"),
+    "schedule.step_size": Field(int, 1, positive, help="epochs between step decays"),
+    # --- training ---
+    "train.epochs": Field(int, 120, positive),
+    "train.batch_size": Field(int, 128, positive),
+    "train.eval_batch_size": Field(int, 256, positive),
+    "train.seed": Field(int, 0, non_negative),
+    "train.device": Field(str, "auto", help="auto (cuda if available), cpu, cuda, cuda:N"),
+    "train.amp": Field(str, "none", choices=("none", "bf16", "fp16")),
+    "train.channels_last": Field(str, "auto", choices=("auto", "on", "off")),
+    "train.compile": Field(bool, False),
+    "train.nan_policy": Field(str, "stop", choices=("stop", "skip"),
+                              help="stop: abort on a NaN/Inf loss or gradient; skip: skip the step"),
+    "train.threads": Field(int, None, positive, nullable=True, help="CPU threads (null: all cores)"),
+    "train.progress": Field(bool, True, help="tqdm progress bar"),
+    # --- output ---
+    "out": Field(str, None, nullable=True, help="run directory (null: runs/<derived name>)"),
+}
+
+# Keys whose value may change between an interrupted run and its resume.
+RESUME_MAY_DIFFER = {"dataset.root", "dataset.download", "out", "train.progress",
+                     "dataset.workers", "train.threads"}
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if dotted == "per_rate":
+            flat[dotted] = value
+        elif isinstance(value, dict) and dotted != "loss" and not dotted.startswith("loss."):
+            flat.update(flatten(value, dotted + "."))
+        elif isinstance(value, dict) and dotted == "loss":
+            for k, v in value.items():
+                flat[f"loss.{k}"] = v
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def unflatten(flat: dict) -> dict:
+    tree: dict = {}
+    for dotted, value in flat.items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return tree
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        # A loss's parameters belong to that loss: a child's `loss:` block replaces the whole
+        # parent block, so a CE twin of an NCE+RCE config does not inherit alpha/beta.
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "loss":
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        loc = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"malformed YAML in {path}{loc}: {problem}. Fix the syntax "
+                          f"(indentation, colons, quotes)") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of keys to values, "
+                          f"got a {type(data).__name__}")
+    return data
+
+
+def load_tree(path: str | Path, _seen: tuple = ()) -> dict:
+    """Read a config file with its `inherit:` chain, merged, as a nested dict."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"config inheritance loops through {path}")
+    data = read_yaml(path)
+    parent = data.pop("inherit", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"'inherit' in {path} must be a path string, got {parent!r}")
+    return deep_merge(load_tree(path.parent / parent, _seen + (path,)), data)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise ConfigError(f"--set expects key=value (e.g. optim.lr=0.05), got {item!r}")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def closest(key: str, candidates) -> str:
+    match = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.5)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def coerce(key: str, value: Any, spec: Field) -> Any:
+    if value is None:
+        if spec.nullable or spec.default is None:
+            return None
+        raise ConfigError(f"config key {key!r} must not be null ({spec.type.__name__} expected)")
+    expected = spec.type
+    if expected is float:
+        if isinstance(value, str):  # PyYAML reads "1e-3" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"config key {key!r} must be a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key {key!r} must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"config key {key!r} must be finite, got {value}")
+    elif expected is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key {key!r} must be an integer, got {value!r}")
+    elif expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key {key!r} must be true or false, got {value!r}")
+    elif expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {key!r} must be a string, got {value!r}")
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(f"config key {key!r} must be one of {list(spec.choices)}, "
+                          f"got {value!r}{closest(str(value), spec.choices)}")
+    if spec.check is not None:
+        problem = spec.check(value)
+        if problem:
+            raise ConfigError(f"config key {key!r} {problem}, got {value!r}")
+    return value
+
+
+def validate(flat: dict) -> dict:
+    """Check every key, type and value; return a complete flat config with defaults filled in."""
+    # Imported here so that `engine.config` stays importable without torch-heavy modules.
+    from losses import ALIASES, BASE_LOSSES, LOSSES, loss_params
+    from datasets import DATASETS
+    from noise import NOISE_KINDS
+    from models import MODELS
+
+    resolved = {}
+    for key, value in flat.items():
+        if key.startswith("loss.") and key != "loss.name":
+            continue
+        if key not in SCHEMA:
+            raise ConfigError(f"unknown config key {key!r}{closest(key, SCHEMA)} "
+                              f"(valid keys: see engine/config.py SCHEMA)")
+    for key, spec in SCHEMA.items():
+        resolved[key] = coerce(key, flat.get(key, spec.default), spec)
+
+    if resolved["dataset.name"] is None:
+        raise ConfigError("config key 'dataset.name' is required "
+                          f"(one of {', '.join(sorted(DATASETS))})")
+    registries = {"dataset.name": DATASETS, "noise.kind": NOISE_KINDS}
+    for key, registry in registries.items():
+        if resolved[key] not in registry:
+            raise ConfigError(f"config key {key!r}: unknown value {resolved[key]!r}"
+                              f"{closest(resolved[key], registry)} "
+                              f"(valid: {', '.join(sorted(registry))})")
+    if resolved["model.name"] is not None and resolved["model.name"] not in MODELS:
+        raise ConfigError(f"config key 'model.name': unknown model {resolved['model.name']!r}"
+                          f"{closest(resolved['model.name'], MODELS)} "
+                          f"(valid: {', '.join(sorted(MODELS))})")
+
+    spec = DATASETS[resolved["dataset.name"]]
+    if resolved["dataset.num_classes"] not in (None, spec.num_classes):
+        raise ConfigError(f"config key 'dataset.num_classes' is {resolved['dataset.num_classes']} "
+                          f"but {resolved['dataset.name']} has {spec.num_classes} classes; "
+                          f"remove the key or set it to {spec.num_classes}")
+    resolved["dataset.num_classes"] = spec.num_classes
+    if resolved["model.name"] is None:
+        resolved["model.name"] = spec.default_model
+    if resolved["noise.kind"] == "none" and resolved["noise.rate"] != 0:
+        raise ConfigError(f"noise.rate is {resolved['noise.rate']} but noise.kind is 'none'; "
+                          f"set noise.kind (e.g. symmetric) or noise.rate: 0")
+
+    loss_name = resolved["loss.name"]
+    try:
+        allowed = loss_params(loss_name)
+    except KeyError:
+        allowed = None
+    if allowed is None or not all(p in BASE_LOSSES for p in
+                                  ALIASES.get(loss_name, loss_name).split("+")):
+        raise ConfigError(f"config key 'loss.name': unknown loss {loss_name!r}"
+                          f"{closest(loss_name, LOSSES)} (valid: {', '.join(sorted(LOSSES))}, "
+                          f"or any 'a+b' of single losses)")
+    for key, value in flat.items():
+        if key.startswith("loss.") and key != "loss.name":
+            param = key[len("loss."):]
+            if param not in allowed:
+                raise ConfigError(f"unknown config key {key!r} for loss {loss_name!r}"
+                                  f"{closest(param, allowed)} (its parameters: "
+                                  f"{', '.join(sorted(allowed)) or 'none'})")
+            resolved[key] = value
+    return resolved
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None,
+                sets: list[str] | None = None) -> dict:
+    """Load, merge and validate. Returns the flat resolved config (dotted keys)."""
+    tree = load_tree(path) if path is not None else {}
+    flat = flatten(tree)
+    explicit = {}
+    for item in sets or []:
+        key, value = parse_override(item)
+        explicit[key] = value
+    explicit.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    flat.update(explicit)
+    apply_per_rate(flat, explicit)
+    resolved = validate(flat)
+    # Loss parameters are validated by building the loss once (ranges, types).
+    from losses import build_loss
+    try:
+        build_loss(resolved["loss.name"], resolved["dataset.num_classes"], **loss_kwargs(resolved))
+    except ValueError as e:
+        raise ConfigError(f"loss config: {e}") from None
+    return resolved
+
+
+def apply_per_rate(flat: dict, explicit: dict) -> None:
+    """`per_rate: {0.4: {loss.alpha: 0.1}}` sets values that the sources tie to one noise rate
+    (e.g. CIFAR-10 asymmetric SCE, spec §4.3). Explicit --set/CLI values still win."""
+    table = flat.pop("per_rate", None)
+    if table is None:
+        return
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ConfigError("'per_rate' must map a noise rate to a mapping of dotted keys to values, "
+                          "e.g. per_rate: {0.4: {loss.alpha: 0.1}}")
+    try:
+        rate = float(flat.get("noise.rate", SCHEMA["noise.rate"].default))
+        entries = {float(k): v for k, v in table.items()}
+    except (TypeError, ValueError):
+        raise ConfigError("'per_rate' keys and noise.rate must be numbers") from None
+    for key, value in entries.get(rate, {}).items():
+        if key not in explicit:
+            flat[key] = value
+
+
+def loss_kwargs(cfg: dict) -> dict:
+    return {k[len("loss."):]: v for k, v in cfg.items()
+            if k.startswith("loss.") and k != "loss.name"}
+
+
+def config_diff(old: dict, new: dict, ignore=RESUME_MAY_DIFFER) -> list[str]:
+    keys = sorted((set(old) | set(new)) - set(ignore))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def to_yaml(cfg: dict) -> str:
+    return yaml.safe_dump(unflatten(cfg), sort_keys=False)

@@ -1,0 +1,33 @@
+"""Evaluation on a clean set: top-1, top-5 and mean CE, accumulated on the device."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .setup import autocast
+
+
+@torch.no_grad()
+def evaluate(model, data, labels: torch.Tensor, num_classes: int, batch_size: int,
+             amp: str = "none") -> dict:
+    """`data` is a DeviceDataset (or anything with eval_batches); labels a device int64 tensor."""
+    model.eval()
+    device = labels.device
+    k = min(5, num_classes)
+    correct1 = torch.zeros((), device=device, dtype=torch.int64)
+    correct5 = torch.zeros((), device=device, dtype=torch.int64)
+    ce_sum = torch.zeros((), device=device, dtype=torch.float64)
+    for x, index in data.eval_batches(batch_size):
+        y = labels[index]
+        with autocast(device, amp):
+            logits = model(x)
+        logits = logits.float()
+        top = logits.topk(k, dim=1).indices
+        hit = top == y.view(-1, 1)
+        correct1 += hit[:, 0].sum()
+        correct5 += hit.any(dim=1).sum()
+        ce_sum += F.cross_entropy(logits, y, reduction="sum").double()
+    n = labels.numel()
+    return {"top1": 100.0 * correct1.item() / n, "top5": 100.0 * correct5.item() / n,
+            "loss": ce_sum.item() / n}
+

@@ -1,0 +1,94 @@
+"""Small builders shared by train.py, evaluate.py and scripts/: device, seeding, optimiser,
+schedule, autocast, the train subset, and the run-directory name."""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+
+SUBSET_SEED = 0  # the --train-subset draw is fixed, so every seed and loss sees the same subset
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device {name!r} is not a device (use auto, cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is cuda but no CUDA GPU is visible; use train.device=auto or cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and torch (CPU and CUDA) global generators ([SUB] seeds NumPy and torch)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def configure_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def autocast(device: torch.device, amp: str):
+    if amp == "none":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def use_channels_last(setting: str, device: torch.device) -> bool:
+    # channels_last is faster on both: cuDNN's tensor-core kernels want NHWC, and on the 2-core
+    # AVX-512 CPU it cut an fp32 training step of cnn4 from 55.7 to 40.9 ms and of cnn8 from
+    # 740 to 551 ms (batch 128; max-pool and BatchNorm are much faster in NHWC there).
+    return setting in ("on", "auto")
+
+
+def subset_indices(n: int, size: int | None) -> np.ndarray | None:
+    if size is None:
+        return None
+    if size > n:
+        raise ConfigError(f"dataset.train_subset is {size} but the training set has only {n} samples")
+    return np.sort(np.random.RandomState(SUBSET_SEED).permutation(n)[:size])
+
+
+def build_optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model.parameters(), lr=cfg["optim.lr"], momentum=cfg["optim.momentum"],
+                           weight_decay=cfg["optim.weight_decay"], nesterov=cfg["optim.nesterov"])
+
+
+def build_scheduler(optimizer, cfg: dict):
+    """Stepped once per epoch (spec §8.1): cosine to eta_min over the run, or x gamma per step."""
+    name = cfg["schedule.name"]
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["train.epochs"],
+                                                          eta_min=cfg["schedule.eta_min"])
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg["schedule.step_size"],
+                                               gamma=cfg["schedule.gamma"])
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
+
+def default_run_dir(cfg: dict) -> Path:
+    rate = f"{cfg['noise.rate']:g}"
+    return (Path("runs") / cfg["dataset.name"] / f"{cfg['noise.kind']}_{rate}" /
+            cfg["loss.name"] / f"seed{cfg['train.seed']}")
+
+
+def check_writable(path: Path) -> None:
+    probe = Path(path)
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        from .errors import OutputDirError
+        raise OutputDirError(f"output directory {path} is not writable (checked {probe}); "
+                             f"pick another --out or fix its permissions")

@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint on the clean test set: top-1, top-5 and CE, printed and written as JSON.
+
+    python evaluate.py --checkpoint runs/.../checkpoints/last.pt [--data-root DIR] [--output F]
+
+The checkpoint carries its resolved config, so the dataset, model and normalisation are rebuilt
+from it. The JSON goes to --output, or next to the run as <run>/eval.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from datasets import DatasetError, DeviceDataset, load_dataset
+from engine.checkpoint import load_checkpoint, load_model_state
+from engine.errors import CheckpointError, UserError
+from engine.evaluation import evaluate
+from engine.io import write_json_atomic
+from engine.setup import pick_device, use_channels_last
+from models import build_model
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="a checkpoints/last.pt written by train.py")
+    p.add_argument("--data-root", help="override the dataset root stored in the checkpoint")
+    p.add_argument("--output", help="JSON file to write (default <run>/eval.json)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    return p.parse_args(argv)
+
+
+def run(args) -> dict:
+    path = Path(args.checkpoint)
+    device = pick_device(args.device)
+    ckpt = load_checkpoint(path, map_location=device)
+    cfg = ckpt["config"]
+    root = args.data_root or cfg["dataset.root"]
+    data = load_dataset(cfg["dataset.name"], root)
+    if data.num_classes != cfg["dataset.num_classes"]:
+        raise CheckpointError(f"checkpoint {path} was trained with {cfg['dataset.num_classes']} "
+                              f"classes but {cfg['dataset.name']} at {root} has {data.num_classes}")
+    model = build_model(cfg["model.name"], data.num_classes, data.in_channels, data.image_size)
+    load_model_state(model, ckpt["model"], path)
+    channels_last = use_channels_last(cfg["train.channels_last"], device)
+    model = model.to(device, memory_format=torch.channels_last if channels_last
+                     else torch.contiguous_format)
+    test_set = DeviceDataset(data.test_images, data.mean, data.std, "none", device, channels_last)
+    labels = torch.from_numpy(data.test_labels).to(device)
+    metrics = evaluate(model, test_set, labels, data.num_classes, cfg["train.eval_batch_size"],
+                       cfg["train.amp"])
+    return {"checkpoint": str(path), "epoch": ckpt["epoch"], "dataset": cfg["dataset.name"],
+            "data_root": str(root), "test_top1": metrics["top1"], "test_top5": metrics["top5"],
+            "test_loss": metrics["loss"], "num_test": int(labels.numel())}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        result = run(args)
+    except (UserError, DatasetError) as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else Path(args.checkpoint).parent.parent / "eval.json"
+    write_json_atomic(output, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Every loss of the paper and its official code, by config name.
+
+    from losses import build_loss, LOSSES
+    criterion = build_loss("nce+rce", num_classes=10, alpha=1.0, beta=10.0)
+    loss = criterion(logits, targets)                 # batch mean
+    per_sample = build_loss("gce", 10, reduction="none")(logits, targets)
+
+Spec: ../shared/docs/paper.md §3 (formulas), §2 (defaults D1-D6), §13 (bugs B1, B2, B12, B13).
+p = softmax(z), p~ = clamp(p, 1e-7, 1), y = given label, K = classes, s = `scale`.
+"Class-sum" is sum over all K labels y of the per-sample loss: a constant makes a loss symmetric.
+
+| name  | per-sample value                                  | parameters (default)                          | class-sum        | source |
+|-------|---------------------------------------------------|-----------------------------------------------|------------------|--------|
+| ce    | -s log p_y                                        | scale (1)                                     | not constant     | paper |
+| fl    | -s (1-p_y)^g log p_y, (1-p)^g detached            | gamma (0.5, D19), detach_modulator (True, D5) | not constant     | official code |
+| mae   | s (1 - p_y)  ("reduced MAE")                      | scale (1; 2 = true L1, D4)                    | s (K-1)          | official code |
+| rce   | -A s sum_{k!=y} p~_k  ~= 9.21 s (1-p_y)           | A (ln 1e-4 = -9.2103, D1; paper -4), prob_clamp (1e-7) | ~ -A s (K-1) | official code |
+| gce   | s (1 - p~_y^q) / q                                | q (0.7), prob_clamp (1e-7)                    | not constant     | official code |
+| sce   | alpha CE + beta RCE                               | alpha (1), beta (1), A                        | not constant     | SCE paper, official code |
+| nlnl  | sum_r -w_y log clamp(1 - p_ybar_r, 1e-5)          | ln_neg (1), class_counts (None: w = 1)        | -                | official code, NL phase only (D6, B12) |
+| nce   | s log p_y / sum_k log p_k                         | scale (1)                                     | s                | paper = code |
+| nfl   | s FL_y / sum_k FL_k, factors detached             | gamma (0.5), detach_modulator (True), scale   | s                | paper = code |
+| ngce  | s (1 - p~_y^q) / (K - sum_k p~_k^q)               | q (0.7), prob_clamp, scale                    | s                | paper = code |
+| nmae  | s (1 - p_y) / (K-1)                               | normalizer ("paper"; "reference" = /(2(K-1)), B2), scale | s (paper)  | corrected (paper) |
+| nrce  | s RCE / (-A (K-1))                                | normalizer ("paper"; "reference" = RCE (K-1)/4, B1), A, scale | ~ s (paper) | corrected (paper) |
+| a+b   | alpha a + beta b, any two of the above            | alpha (1), beta (1), and the parts' params     | alpha C_a + beta C_b | paper (APL) |
+
+Named combinations (all built by the one `Combination` class): the APL losses nce+rce, nce+mae,
+nfl+rce, nfl+mae, ngce+rce, ngce+mae; the ablation pairs gce+mae, gce+rce, gce+nce, mae+rce,
+nfl+nce, ngce+nce. Any other "a+b" of registered losses works too.
+A parameter shared by both parts of a pair (e.g. prob_clamp in gce+rce) is passed to both.
+Per-dataset values for the published numbers (alpha, beta, q, gamma) live in configs/.
+"""
+from __future__ import annotations
+
+import inspect
+
+from .base import Loss, REDUCTIONS
+from .basic import (CrossEntropy, FocalLoss, GeneralizedCrossEntropy, MeanAbsoluteError,
+                    ReverseCrossEntropy, RCE_LOG_CLAMP, PROB_CLAMP)
+from .combination import Combination
+from .nlnl import NLNL
+from .normalized import (NormalizedCrossEntropy, NormalizedFocalLoss,
+                         NormalizedGeneralizedCrossEntropy, NormalizedMeanAbsoluteError,
+                         NormalizedReverseCrossEntropy)
+
+# Single losses: config name -> class.  To add a loss, subclass Loss and register it here.
+BASE_LOSSES: dict[str, type[Loss]] = {cls.NAME: cls for cls in (
+    CrossEntropy, FocalLoss, MeanAbsoluteError, ReverseCrossEntropy, GeneralizedCrossEntropy,
+    NLNL, NormalizedCrossEntropy, NormalizedFocalLoss, NormalizedGeneralizedCrossEntropy,
+    NormalizedMeanAbsoluteError, NormalizedReverseCrossEntropy)}
+
+# Other names for a loss: the official [HEAD] config stem "focal", and SCE = CE + RCE.
+ALIASES = {"focal": "fl", "sce": "ce+rce"}
+
+PAPER_COMBINATIONS = (
+    "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "ngce+rce", "ngce+mae",   # APL
+    "gce+mae", "gce+rce", "gce+nce", "mae+rce", "nfl+nce", "ngce+nce",    # ablations
+)
+
+# Every name build_loss accepts without composing a new pair, with its parameter defaults.
+LOSSES: dict[str, dict] = {}
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    name = ALIASES.get(name, name)
+    return tuple(name.split("+"))
+
+
+def loss_params(name: str) -> dict:
+    """Parameter defaults accepted by `name` (a single loss or a pair)."""
+    parts = _parts(name)
+    if len(parts) == 1:
+        return dict(BASE_LOSSES[parts[0]].PARAMS)
+    params = dict(Combination.PARAMS)
+    for part in parts:
+        params.update({k: v for k, v in BASE_LOSSES[part].PARAMS.items() if k != "scale"})
+    return params
+
+
+for _name in list(BASE_LOSSES) + list(ALIASES) + list(PAPER_COMBINATIONS):
+    LOSSES[_name] = loss_params(_name)
+
+
+def _check_name(name: str) -> tuple[str, ...]:
+    if not isinstance(name, str):
+        raise ValueError(f"loss name must be a string, got {name!r}")
+    parts = _parts(name.strip().lower())
+    valid = len(parts) in (1, 2) and all(p in BASE_LOSSES for p in parts)
+    if not valid:
+        raise ValueError(f"unknown loss {name!r}. Valid names: {', '.join(sorted(LOSSES))}; "
+                         f"or any 'a+b' of the single losses {', '.join(sorted(BASE_LOSSES))}")
+    return parts
+
+
+def _build_single(cls: type[Loss], num_classes: int, reduction: str, params: dict) -> Loss:
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "num_classes",
+                                                                  "reduction"}
+    return cls(num_classes, reduction=reduction, **{k: v for k, v in params.items()
+                                                     if k in accepted})
+
+
+def build_loss(name: str, num_classes: int, reduction: str = "mean", **params) -> Loss:
+    """Build the loss called `name` for `num_classes` classes.  See the module table.
+
+    Raises ValueError for an unknown name or parameter (listing the valid ones) and for a
+    parameter value outside its range.
+    """
+    parts = _check_name(name)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    allowed = loss_params("+".join(parts))
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for loss {name!r}. "
+                         f"Valid parameters: {sorted(allowed) or 'none'}")
+    if len(parts) == 1:
+        return _build_single(BASE_LOSSES[parts[0]], num_classes, reduction, params)
+    part_params = {k: v for k, v in params.items() if k not in Combination.PARAMS}
+    first, second = (_build_single(BASE_LOSSES[p], num_classes, reduction, part_params)
+                     for p in parts)
+    weights = {k: v for k, v in params.items() if k in Combination.PARAMS}
+    return Combination(num_classes, first, second, reduction=reduction, **weights)
+
+
+__all__ = ["build_loss", "LOSSES", "BASE_LOSSES", "ALIASES", "PAPER_COMBINATIONS", "Loss",
+           "Combination", "loss_params", "RCE_LOG_CLAMP", "PROB_CLAMP"]

@@ -1,0 +1,45 @@
+"""NLNL, negative-learning phase only (Kim et al. 2019 as run by [SUB]).  Spec §3.5, D6, B12.
+
+For each sample, ln_neg complementary labels ybar != y are drawn uniformly and the loss is
+    sum_r  -w_y * log clamp(1 - p_ybar_r, 1e-5, 1),     averaged over the batch,
+with class weights w_c = max_c' n_c' / n_c from the noisy training-label counts.
+The reference code also adds a "positive" CE over targets that are all ignored; on current
+PyTorch that term is NaN (mean over zero elements) and NaN * 0 = NaN, so, as the authors'
+runs effectively did, only the negative term is computed.
+"""
+from __future__ import annotations
+
+import torch
+
+from .base import Loss, log_softmax
+
+
+class NLNL(Loss):
+    NAME = "nlnl"
+    PARAMS = {"ln_neg": 1, "class_counts": None, "prob_clamp": 1e-5}
+
+    def __init__(self, num_classes, ln_neg=1, class_counts=None, prob_clamp=1e-5, reduction="mean"):
+        super().__init__(num_classes, reduction)
+        if isinstance(ln_neg, bool) or not isinstance(ln_neg, int) or ln_neg < 1:
+            raise ValueError(f"loss parameter 'ln_neg' must be an integer >= 1, got {ln_neg!r}")
+        self.ln_neg = ln_neg
+        self.prob_clamp = float(prob_clamp)
+        self.class_counts = None if class_counts is None else [int(c) for c in class_counts]
+        if class_counts is None:
+            weights = torch.ones(num_classes)
+        else:
+            if len(self.class_counts) != num_classes or min(self.class_counts) < 1:
+                raise ValueError("loss parameter 'class_counts' must list a positive count for "
+                                 f"each of the {num_classes} classes, got {class_counts!r}")
+            counts = torch.tensor(self.class_counts, dtype=torch.float64)
+            weights = (counts.max() / counts).float()
+        self.register_buffer("class_weights", weights, persistent=False)
+
+    def per_sample(self, logits, targets):
+        batch = targets.shape[0]
+        # (y + u) mod K with u uniform on 1..K-1: uniform over the labels other than y.
+        shift = torch.randint(1, self.num_classes, (batch, self.ln_neg), device=targets.device)
+        complementary = (targets.view(-1, 1) + shift) % self.num_classes
+        probs = log_softmax(logits).exp().gather(1, complementary)
+        negative = -torch.log((1.0 - probs).clamp(self.prob_clamp, 1.0)).sum(dim=1)
+        return self.class_weights.to(logits.dtype)[targets] * negative

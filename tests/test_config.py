@@ -1,0 +1,96 @@
+"""Config loading: inheritance, overrides, per-rate values, validation errors, paper configs."""
+from pathlib import Path
+
+import pytest
+
+from engine.config import ConfigError, load_config
+from scripts import make_configs
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "base" not in p.parts)
+
+
+def write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_inheritance_and_overrides(tmp_path):
+    write(tmp_path, "dataset: {name: mnist}\noptim: {lr: 0.5, momentum: 0.8}\n"
+                    "loss: {name: nce+rce, alpha: 3}\n", "parent.yaml")
+    child = write(tmp_path, "inherit: parent.yaml\noptim: {lr: 0.1}\nloss: {name: ce}\n")
+    cfg = load_config(child, overrides={"train.seed": 7}, sets=["optim.weight_decay=1e-3"])
+    assert cfg["optim.lr"] == 0.1 and cfg["optim.momentum"] == 0.8  # merged, child wins
+    assert cfg["loss.name"] == "ce" and "loss.alpha" not in cfg      # loss block replaced whole
+    assert cfg["train.seed"] == 7 and cfg["optim.weight_decay"] == 1e-3
+    assert cfg["model.name"] == "cnn4" and cfg["dataset.num_classes"] == 10  # dataset defaults
+
+
+def test_per_rate_values_apply_only_at_their_rate():
+    path = REPO / "configs/cifar10/asym/sce.yaml"
+    assert load_config(path, overrides={"noise.rate": 0.4})["loss.alpha"] == 0.1
+    assert load_config(path, overrides={"noise.rate": 0.2})["loss.alpha"] == 1.0
+    assert load_config(path, overrides={"noise.rate": 0.4}, sets=["loss.alpha=2"])["loss.alpha"] == 2
+
+
+@pytest.mark.parametrize("text,match", [
+    ("dataset: {name: mnist}\noptim: {lr: 0.1, wieght_decay: 0.1}\n",
+     "unknown config key 'optim.wieght_decay'; did you mean 'optim.weight_decay'"),
+    ("dataset: {name: mnist}\noptim: {lr: -0.1}\n", "'optim.lr' must be > 0"),
+    ("dataset: {name: mnist}\noptim: {lr: fast}\n", "'optim.lr' must be a number"),
+    ("dataset: {name: mnist}\ntrain: {epochs: -3}\n", "'train.epochs' must be > 0"),
+    ("dataset: {name: mnist}\ntrain: {epochs: 2.5}\n", "'train.epochs' must be an integer"),
+    ("dataset: {name: mnist}\nnoise: {kind: symmetric, rate: 1.0}\n", "'noise.rate' must be in \\[0, 1\\)"),
+    ("dataset: {name: mnist}\nnoise: {kind: symetric, rate: 0.2}\n", "did you mean 'symmetric'"),
+    ("dataset: {name: mnist}\nloss: {name: nce+rcee}\n", "unknown loss 'nce\\+rcee'"),
+    ("dataset: {name: mnist}\nloss: {name: nce+rce, alpha: .nan}\n", "must be finite"),
+    ("dataset: {name: mnist}\nloss: {name: nce+rce, gama: 2}\n", "unknown config key 'loss.gama'"),
+    ("dataset: {name: mnist, num_classes: 100}\n", "mnist has 10 classes"),
+    ("dataset: {name: mnist}\ntrain: {amp: fp8}\n", "'train.amp' must be one of"),
+    ("dataset: {name: mnst}\n", "did you mean 'mnist'"),
+    ("optim: {lr: 0.1}\n", "'dataset.name' is required"),
+    ("dataset: {name: mnist}\nnoise: {rate: 0.3}\n", "noise.kind is 'none'"),
+    ("dataset: {name: mnist\n", "malformed YAML .* line"),
+    ("- just\n- a list\n", "must be a mapping"),
+    ("inherit: missing.yaml\n", "config file not found"),
+])
+def test_config_errors_name_the_problem(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(write(tmp_path, text))
+
+
+def test_bad_override_syntax(tmp_path):
+    path = write(tmp_path, "dataset: {name: mnist}\n")
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(path, sets=["optim.lr"])
+
+
+@pytest.mark.parametrize("path", PAPER_CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
+def test_every_config_validates(path):
+    cfg = load_config(path)
+    assert cfg["optim.grad_clip"] == 5.0 or "quickstart" in path.name
+
+
+def test_paper_configs_match_their_generator():
+    assert make_configs.main(["--check"]) == 0, "run python scripts/make_configs.py"
+    assert len(PAPER_CONFIGS) >= 3 * 2 * 24
+
+
+@pytest.mark.parametrize("rel,expected", [
+    ("mnist/sym/nce+rce.yaml", {"loss.alpha": 1.0, "loss.beta": 10.0, "optim.weight_decay": 1e-3,
+                                "schedule.eta_min": 0.001, "train.epochs": 50}),
+    ("mnist/asym/nce+mae.yaml", {"loss.alpha": 1.0, "loss.beta": 1.0}),
+    ("cifar10/sym/nfl+rce.yaml", {"loss.gamma": 0.5, "model.name": "cnn8", "train.epochs": 120}),
+    ("cifar100/sym/nce+rce.yaml", {"loss.alpha": 10.0, "loss.beta": 0.1, "model.name": "resnet34",
+                                   "optim.lr": 0.1, "optim.weight_decay": 1e-5}),
+    ("cifar100/asym/nce+rce.yaml", {"loss.alpha": 5.0}),
+    ("cifar100/asym/nfl+mae.yaml", {"loss.alpha": 10.0, "loss.beta": 1.0}),
+    ("cifar100/sym/sce.yaml", {"loss.alpha": 6.0, "loss.beta": 0.1}),
+    ("cifar100/sym/nlnl.yaml", {"loss.ln_neg": 110, "train.epochs": 2000}),
+    ("cifar10/sym/nrce.yaml", {"loss.normalizer": "reference"}),
+])
+def test_paper_settings(rel, expected):
+    cfg = load_config(REPO / "configs" / rel)
+    for key, value in expected.items():
+        assert cfg[key] == value, key
