@@ -27,15 +27,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datasets import DatasetError, DeviceDataset, epoch_generator, load_dataset
+from datasets import DatasetError, epoch_generator, load_dataset, make_data_source
 from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state, restore_rng,
                                save_checkpoint)
 from engine.config import config_diff, load_config, loss_kwargs, to_yaml
 from engine.errors import CheckpointError, NumericalFault, OutputDirError, UserError
 from engine.evaluation import evaluate
 from engine.io import write_json_atomic, write_text_atomic
-from engine.rundir import CHECKPOINT, RunLock, read_result, write_metrics
-from engine.setup import (autocast, build_optimizer, build_scheduler, check_writable,
+from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_files,
+                           write_metrics)
+from engine.step import forward_backward, optimizer_step
+from engine.setup import (build_optimizer, build_scheduler, check_writable,
                           configure_threads, default_run_dir, pick_device, seed_everything,
                           subset_indices, use_channels_last)
 from losses import Combination, build_loss
@@ -136,8 +138,11 @@ def train(args) -> int:
         raise UserError(f"noise config: {e}") from None
 
     channels_last = use_channels_last(cfg["train.channels_last"], device)
-    train_set = DeviceDataset(train_images, data.mean, data.std, data.augment, device, channels_last)
-    test_set = DeviceDataset(data.test_images, data.mean, data.std, "none", device, channels_last)
+    pipeline, workers = cfg["dataset.pipeline"], cfg["dataset.workers"]
+    train_set = make_data_source(pipeline, train_images, data, data.augment, device,
+                                 channels_last, workers)
+    test_set = make_data_source(pipeline, data.test_images, data, "none", device, channels_last,
+                                workers)
     noisy_t = torch.from_numpy(noisy.labels).to(device)
     clean_t = torch.from_numpy(clean).to(device)
     test_labels = torch.from_numpy(data.test_labels).to(device)
@@ -175,6 +180,7 @@ def train(args) -> int:
 
     # ---- the run directory: from here on we write ------------------------------------------
     lock = RunLock(out).acquire()
+    remove_stale_temp_files(out)
     write_text_atomic(out / "config.yaml", to_yaml(cfg))
     write_json_atomic(out / "noise.json", noisy.summary())
     np.save(out / "noisy_labels.npy", noisy.labels)
@@ -218,20 +224,9 @@ def train(args) -> int:
         step = first_step
         for x, index in progress:
             y, y_clean = noisy_t[index], clean_t[index]
-            with autocast(device, cfg["train.amp"]):
-                logits = step_model(x)
-            if term_names:
-                loss, terms = criterion.components(logits, y)
-                terms = torch.stack(list(terms.values()))
-            else:
-                loss, terms = criterion(logits, y), loss_placeholder(device)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            grad_norm = clip_or_norm(model, cfg["optim.grad_clip"])
-            # fp16: an inf gradient is the scaler's business (it skips the step and backs off).
-            finite = torch.isfinite(loss) if scaler.is_enabled() else \
-                torch.isfinite(loss) & torch.isfinite(grad_norm)
+            logits, loss, terms, finite = forward_backward(
+                step_model, criterion, optimizer, scaler, x, y, cfg["train.amp"],
+                cfg["optim.grad_clip"])
             if skip_bad and not bool(finite):
                 sums[4] += 1
                 step += 1
@@ -240,8 +235,7 @@ def train(args) -> int:
             bad_terms = torch.where((first_bad == step) & ~finite,
                                     torch.cat([loss.detach().double().view(1), terms.double()]),
                                     bad_terms)
-            scaler.step(optimizer)
-            scaler.update()
+            optimizer_step(optimizer, scaler)
             with torch.no_grad():
                 pred = logits.argmax(dim=1)
                 n = y.numel()
@@ -316,18 +310,6 @@ def train(args) -> int:
     print(f"done: last-epoch test top-1 {last['test_top1']:.2f} (best {best['test_top1']:.2f} "
           f"at epoch {best['epoch']}, selected on test) -> {out / 'result.json'}")
     return 0
-
-
-def loss_placeholder(device):
-    return torch.zeros(0, device=device, dtype=torch.float64)
-
-
-def clip_or_norm(model, max_norm):
-    params = [p for p in model.parameters() if p.grad is not None]
-    if max_norm is None:
-        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad)
-                                                     for p in params]))
-    return torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
 def check_finite(first_bad, bad_terms, epoch, term_names, stop_run: bool):

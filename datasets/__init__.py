@@ -45,8 +45,18 @@ Offline copies of MNIST and CIFAR-10: `python ../shared/data/prepare.py ROOT`.
 from .base import (AUGMENTATIONS, DatasetArrays, DatasetError, DatasetNotFoundError,
                    DatasetSpec, RawData, Split)
 from .device import DeviceDataset, epoch_generator
+from .reference import ReferenceLoader
 from .registry import DATASETS, get_spec, load_dataset
 
 __all__ = ["AUGMENTATIONS", "DATASETS", "DatasetArrays", "DatasetError", "DatasetNotFoundError",
-           "DatasetSpec", "DeviceDataset", "RawData", "Split", "epoch_generator", "get_spec",
+           "DatasetSpec", "DeviceDataset", "ReferenceLoader", "make_data_source", "RawData", "Split", "epoch_generator", "get_spec",
            "load_dataset"]
+
+
+def make_data_source(pipeline: str, images, data: DatasetArrays, augment: str, device,
+                     channels_last: bool = False, workers: int = 0):
+    """The batch source for train/eval: "fast" (uint8 on the device, batched augmentation) or
+    "reference" (the official Dataset/PIL/DataLoader path, for comparison)."""
+    if pipeline == "reference":
+        return ReferenceLoader(images, data.mean, data.std, augment, device, workers)
+    return DeviceDataset(images, data.mean, data.std, augment, device, channels_last)

@@ -54,6 +54,13 @@ class RunLock:
             self.fd = None
 
 
+def remove_stale_temp_files(out: Path) -> None:
+    """Temp files of atomic writes that a killed process left behind (we hold the lock)."""
+    for pattern in (".*.tmp", "checkpoints/.*.tmp"):
+        for path in Path(out).glob(pattern):
+            path.unlink(missing_ok=True)
+
+
 def write_metrics(out: Path, history: list[dict]) -> None:
     write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
     columns = []

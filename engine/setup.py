@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +86,21 @@ def default_run_dir(cfg: dict) -> Path:
 
 
 def check_writable(path: Path) -> None:
+    """Fail early, before anything is written, if `path` cannot be created or written.
+    A real probe file is used: os.access says yes to root even on a read-only mount."""
+    from .errors import OutputDirError
     probe = Path(path)
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        from .errors import OutputDirError
-        raise OutputDirError(f"output directory {path} is not writable (checked {probe}); "
+    problem = None
+    if not probe.is_dir():
+        problem = f"{probe} is not a directory"
+    else:
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as e:
+            problem = f"cannot write in {probe} ({e.strerror})"
+    if problem:
+        raise OutputDirError(f"output directory {path} is not writable: {problem}; "
                              f"pick another --out or fix its permissions")

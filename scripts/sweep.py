@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""Run the paper's grid for one dataset: noise kinds x rates x losses x seeds, resumably.
+
+    python scripts/sweep.py --dataset mnist                          # the whole grid, 1 job
+    python scripts/sweep.py --dataset mnist --losses ce,nce+rce --sym-rates 0,0.8 \
+        --asym-rates 0.4 --seeds 0,123,515 --epochs 10 --jobs 2 --out runs/paper
+    python scripts/sweep.py --dataset cifar10 --slurm sweep_c10.sbatch   # write a Slurm array
+
+Each run is `python train.py --config configs/<dataset>/<kind>/<loss>.yaml --resume ...` in its
+own directory <out>/<dataset>/<kind>/<rate>/<loss>/seed<S>, so re-running the same command is
+always safe: a finished run (result.json) is skipped, an interrupted one resumes from its
+checkpoint, a failed one (failed.json, with its error) is retried. A run claimed by another
+sweep process (an flock on <run>/.sweep.lock) is left to it, so two sweeps on one output
+directory never train the same run twice. The summary at the end lists done / failed / skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.make_configs import LOSSES  # noqa: E402
+
+DEFAULT_RATES = {"sym": [0.0, 0.2, 0.4, 0.6, 0.8], "asym": [0.1, 0.2, 0.3, 0.4]}  # spec §5.6
+DEFAULT_SEEDS = [0, 123, 515]  # D21: runs 1/2/3 of the [INIT] scripts
+
+
+@dataclass
+class Run:
+    dataset: str
+    kind: str
+    rate: float
+    loss: str
+    seed: int
+    out: Path
+    extra: list = field(default_factory=list)
+
+    @property
+    def config(self) -> Path:
+        return ROOT / "configs" / self.dataset / self.kind / f"{self.loss}.yaml"
+
+    def command(self, python=sys.executable) -> list[str]:
+        cmd = [python, str(ROOT / "train.py"), "--config", str(self.config), "--out",
+               str(self.out), "--noise-rate", f"{self.rate:g}", "--seed", str(self.seed),
+               "--resume"]
+        return cmd + self.extra
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.kind}/{self.rate:g}/{self.loss}/seed{self.seed}"
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()] if text else []
+
+
+def build_runs(args) -> list[Run]:
+    losses = args.losses.split(",") if args.losses else LOSSES
+    unknown = [l for l in losses if l not in LOSSES]
+    if unknown:
+        sys.exit(f"error: no paper config for loss(es) {unknown}; choose from {','.join(LOSSES)}")
+    rates = {"sym": floats(args.sym_rates) if args.sym_rates is not None else DEFAULT_RATES["sym"],
+             "asym": floats(args.asym_rates) if args.asym_rates is not None
+             else DEFAULT_RATES["asym"]}
+    for kind, values in rates.items():
+        bad = [r for r in values if not 0 <= r < 1]
+        if bad:
+            sys.exit(f"error: --{kind}-rates {bad} outside [0, 1)")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    extra = ["--data-root", args.data_root] if args.data_root else []
+    if args.epochs:
+        extra += ["--epochs", str(args.epochs)]
+    if args.train_subset:
+        extra += ["--train-subset", str(args.train_subset)]
+    sets = ["train.progress=false"] + list(args.set or [])
+    if args.jobs > 1 and not any(s.startswith("train.threads=") for s in sets):
+        sets.append(f"train.threads={max(1, (os.cpu_count() or 1) // args.jobs)}")
+    extra += ["--set", *sets]
+    runs = []
+    for kind in args.kinds.split(","):
+        for rate in rates[kind]:
+            for loss in losses:
+                for seed in seeds:
+                    out = Path(args.out) / args.dataset / kind / f"{rate:g}" / loss / f"seed{seed}"
+                    runs.append(Run(args.dataset, kind, rate, loss, seed, out, extra))
+    return runs
+
+
+SWEEP_STARTED = time.time()
+
+
+def execute(run: Run) -> tuple[str, str]:
+    """Run one training to completion; returns (status, detail)."""
+    if (run.out / "result.json").is_file():
+        return "skipped", "already finished"
+    failed = run.out / "failed.json"
+    run.out.mkdir(parents=True, exist_ok=True)
+    claim = os.open(run.out / ".sweep.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "skipped", "running in another sweep process"
+        if (run.out / "result.json").is_file():  # finished while we waited for the claim
+            return "skipped", "already finished"
+        if failed.is_file() and failed.stat().st_mtime >= SWEEP_STARTED:
+            # failed in a concurrent sweep after this one started: retried by the next re-run
+            return "skipped", "failed in another sweep process just now"
+        start = time.time()
+        with open(run.out / "train.log", "a") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(run.command())}\n")
+            log.flush()
+            code = subprocess.call(run.command(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        if code == 0 and (run.out / "result.json").is_file():
+            failed.unlink(missing_ok=True)
+            top1 = json.loads((run.out / "result.json").read_text())["last"]["test_top1"]
+            return "done", f"top-1 {top1:.2f} in {time.time() - start:.0f}s"
+        tail = (run.out / "train.log").read_text().strip().splitlines()[-3:]
+        error = next((l for l in reversed(tail) if l.startswith("error:")), tail[-1] if tail else "")
+        failed.write_text(json.dumps({"exit_code": code, "error": error,
+                                      "command": shlex.join(run.command()),
+                                      "time": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
+        return "failed", f"exit {code}: {error}"
+    finally:
+        os.close(claim)
+
+
+def write_slurm(runs: list[Run], path: Path, args) -> None:
+    commands = path.with_suffix(".commands")
+    commands.write_text("".join(shlex.join(r.command("python")) + "\n" for r in runs))
+    path.write_text(f"""#!/bin/bash
+# Slurm job array for {len(runs)} runs of scripts/sweep.py --dataset {args.dataset}.
+# One array task per line of {commands.name}; each run resumes if its checkpoint exists.
+#SBATCH --job-name=nln-{args.dataset}
+#SBATCH --array=0-{len(runs) - 1}
+#SBATCH --gres=gpu:1
+#SBATCH --cpus-per-task=4
+#SBATCH --time=24:00:00
+#SBATCH --output=slurm-%A_%a.out
+set -euo pipefail
+cd {shlex.quote(str(ROOT))}
+cmd=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(str(commands.resolve()))})
+echo "$cmd"
+eval "$cmd"
+""")
+    print(f"wrote {path} ({len(runs)} array tasks) and {commands}; submit with: sbatch {path}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", required=True, choices=["mnist", "cifar10", "cifar100"])
+    p.add_argument("--kinds", default="sym,asym", help="sym, asym or sym,asym")
+    p.add_argument("--losses", help=f"comma list (default: all {len(LOSSES)} paper losses)")
+    p.add_argument("--sym-rates", help="comma list (default 0,0.2,0.4,0.6,0.8)")
+    p.add_argument("--asym-rates", help="comma list (default 0.1,0.2,0.3,0.4)")
+    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
+    p.add_argument("--epochs", type=int, help="reduced-scale runs: override train.epochs")
+    p.add_argument("--train-subset", type=int, help="reduced-scale runs: a fixed subset")
+    p.add_argument("--data-root")
+    p.add_argument("--out", default="runs/paper")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel on this machine")
+    p.add_argument("--set", nargs="*", help="extra train.py --set overrides for every run")
+    p.add_argument("--slurm", type=Path, help="write a Slurm job-array script instead of running")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        sys.exit("error: --jobs must be >= 1")
+    runs = build_runs(args)
+    if args.slurm:
+        write_slurm(runs, args.slurm, args)
+        return 0
+    if args.dry_run:
+        for r in runs:
+            state = ("finished" if (r.out / "result.json").is_file() else
+                     "failed" if (r.out / "failed.json").is_file() else
+                     "interrupted" if (r.out / "checkpoints/last.pt").is_file() else "todo")
+            print(f"{state:12s} {r.name}")
+        return 0
+    print(f"{len(runs)} runs -> {args.out} ({args.jobs} in parallel)")
+    results = {}
+
+    def one(run):
+        status, detail = execute(run)
+        print(f"[{status}] {run.name}: {detail}", flush=True)
+        return run, status, detail
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for run, status, detail in pool.map(one, runs):
+            results.setdefault(status, []).append((run, detail))
+    counts = {s: len(results.get(s, [])) for s in ("done", "failed", "skipped")}
+    print(f"summary: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped")
+    for run, detail in results.get("failed", []):
+        print(f"  failed: {run.name}: {detail} (log: {run.out / 'train.log'})")
+    print(f"resume or retry with the same command: {shlex.join([sys.argv[0], *(argv or sys.argv[1:])])}")
+    return 1 if counts["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

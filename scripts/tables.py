@@ -1,0 +1,239 @@
+#!/usr/bin/env python
+"""Collect a sweep's run directory into paper-style tables and figures, next to the published
+numbers.
+
+    python scripts/tables.py --runs runs/paper --dataset mnist --out docs/results
+    python scripts/tables.py --runs runs/paper --dataset cifar10 --kinds sym --ddof 1 --figures
+
+Reads <runs>/<dataset>/<kind>/<rate>/<loss>/seed*/result.json (written by train.py). A table has
+one row per loss and one column per noise rate; a cell is the mean ± std over seeds of the
+last-epoch clean test top-1 (the paper's protocol; --protocol best_test uses the test-selected
+best epoch instead, flagged). The std is the population std (ddof 0, as in the authors'
+notebook) unless --ddof 1. The published value from docs/published.yaml stands beside each cell
+with the difference; "!" flags a cell outside the published mean ± 2·std (± 1 point where the
+published std is below 0.5). "(n=k)" marks a cell with fewer seeds than --seeds.
+Writes <out>/<dataset>_<kind>.{md,tex,csv} and, with --figures, PNG+PDF plots.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT / "docs" / "published.yaml"
+PROTOCOLS = {"last": ("last", "last-epoch test top-1 (the paper's protocol)"),
+             "best_test": ("best_on_test", "best-epoch test top-1, SELECTED ON THE TEST SET "
+                                           "(optimistic; not the paper's protocol)")}
+# The paper's figure groups (spec §11.9).
+CURVE_GROUPS = [("ce", "nce"), ("fl", "nfl"), ("mae", "nmae"), ("rce", "nrce"),
+                ("ce", "mae", "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "nfl+nce", "mae+rce")]
+
+
+def collect(runs: Path, dataset: str, protocol: str = "last") -> dict:
+    """{kind: {loss: {rate: [top1 per seed]}}} from every finished run."""
+    key = PROTOCOLS[protocol][0]
+    table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for result in sorted((runs / dataset).glob("*/*/*/seed*/result.json")):
+        kind, rate, loss = result.parts[-5], float(result.parts[-4]), result.parts[-3]
+        value = json.loads(result.read_text())[key]["test_top1"]
+        table[kind][loss][rate].append(value)
+    return table
+
+
+def mean_std(values, ddof: int):
+    values = np.asarray(values, dtype=float)
+    # one seed has no spread to report (ddof 0 would print a misleading 0.00)
+    std = float(values.std(ddof=ddof)) if len(values) >= 2 else float("nan")
+    return float(values.mean()), std
+
+
+def outside(mean: float, published) -> bool:
+    pub_mean, pub_std = published
+    tolerance = 2 * pub_std if pub_std >= 0.5 else 1.0
+    return abs(mean - pub_mean) > tolerance
+
+
+def load_published(dataset: str) -> dict:
+    if not PUBLISHED.is_file():
+        return {}
+    return yaml.safe_load(PUBLISHED.read_text()).get(dataset, {})
+
+
+def build_rows(measured: dict, published: dict, ddof: int, seeds: int):
+    """Rows of dicts: loss, and per rate the measured/published/diff/flag/count."""
+    losses = list(measured)
+    losses += [l for l in published if l not in measured]
+    rates = sorted({r for l in measured.values() for r in l})
+    rows = []
+    for loss in losses:
+        cells = {}
+        for rate in rates:
+            values = measured.get(loss, {}).get(rate, [])
+            pub = published.get(loss, {}).get(rate)
+            if not values:
+                cells[rate] = {"n": 0, "published": pub}
+                continue
+            m, s = mean_std(values, ddof)
+            cells[rate] = {"n": len(values), "mean": m, "std": s, "published": pub,
+                           "diff": None if pub is None else m - pub[0],
+                           "flag": pub is not None and outside(m, pub),
+                           "short": len(values) < seeds}
+        if any(c["n"] for c in cells.values()):
+            rows.append((loss, cells))
+    return rates, rows
+
+
+def fmt_cell(c: dict, latex=False) -> str:
+    if not c["n"]:
+        return "–"
+    pm = r"$\pm$" if latex else "±"
+    std = "" if math.isnan(c["std"]) else f"{pm}{c['std']:.2f}"
+    text = f"{c['mean']:.2f}{std}"
+    if c["short"]:
+        text += f" (n={c['n']})"
+    if c["published"] is not None:
+        p = c["published"]
+        text += f" [{p[0]:.2f}{pm}{p[1]:.2f}, {c['diff']:+.2f}{'!' if c['flag'] else ''}]"
+    return text
+
+
+def write_tables(out: Path, name: str, title: str, rates, rows) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    header = ["loss"] + [f"{r:g}" for r in rates]
+    md = [f"### {title}", "", "| " + " | ".join(header) + " |",
+          "|" + "---|" * len(header)]
+    md += ["| " + " | ".join([loss] + [fmt_cell(c[r]) for r in rates]) + " |" for loss, c in rows]
+    tex = [r"\begin{tabular}{l" + "c" * len(rates) + "}", r"\toprule",
+           " & ".join(header) + r" \\", r"\midrule"]
+    tex += [" & ".join([loss.upper()] + [fmt_cell(c[r], latex=True) for r in rates]) + r" \\"
+            for loss, c in rows]
+    tex += [r"\bottomrule", r"\end{tabular}"]
+    paths = [out / f"{name}.md", out / f"{name}.tex", out / f"{name}.csv"]
+    paths[0].write_text("\n".join(md) + "\n")
+    paths[1].write_text(f"% {title}\n" + "\n".join(tex) + "\n")
+    with open(paths[2], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["loss", "rate", "n", "mean", "std", "published_mean", "published_std",
+                    "diff", "outside_published"])
+        for loss, cells in rows:
+            for r in rates:
+                c = cells[r]
+                if c["n"]:
+                    p = c["published"] or [None, None]
+                    w.writerow([loss, r, c["n"], f"{c['mean']:.4f}", f"{c['std']:.4f}", p[0], p[1],
+                                None if c["diff"] is None else f"{c['diff']:.4f}", c["flag"]])
+    return paths
+
+
+def figure_vs_rate(out: Path, name: str, title: str, rates, rows) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    lines = 0
+    for loss, cells in rows:
+        xs = [r for r in rates if cells[r]["n"]]
+        if len(xs) < 2:
+            continue
+        lines += 1
+        ax.errorbar(xs, [cells[r]["mean"] for r in xs],
+                    yerr=[0 if math.isnan(cells[r]["std"]) else cells[r]["std"] for r in xs],
+                    marker="o", capsize=2, label=loss.upper())
+    if not lines:
+        plt.close(fig)
+        return []
+    ax.set_xlabel("noise rate")
+    ax.set_ylabel("last-epoch test top-1 (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, out / f"{name}_vs_rate")
+
+
+def figure_curves(runs: Path, out: Path, dataset: str, kind: str, rate: float,
+                  group: tuple, metric: str = "test_top1") -> list[Path]:
+    """Test accuracy (or another metrics.jsonl column) against epoch, mean over seeds."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    plotted = 0
+    for loss in group:
+        curves = []
+        for metrics in sorted((runs / dataset / kind / f"{rate:g}" / loss).glob("seed*/metrics.jsonl")):
+            rows = [json.loads(l) for l in metrics.read_text().splitlines()]
+            curves.append([r[metric] for r in rows])
+        if not curves:
+            continue
+        length = min(map(len, curves))
+        mean = np.mean([c[:length] for c in curves], axis=0)
+        ax.plot(range(1, length + 1), mean, label=f"{loss.upper()} (n={len(curves)})")
+        plotted += 1
+    if plotted < 2:
+        plt.close(fig)
+        return []
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{dataset} {kind} {rate:g}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, out / f"{dataset}_{kind}_{rate:g}_{'_'.join(group[:3])}_{metric}")
+
+
+def save_figure(fig, stem: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    paths = [Path(f"{stem}.png"), Path(f"{stem}.pdf")]  # stems contain dots (rates)
+    fig.savefig(paths[0], dpi=110)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=Path, default=Path("runs/paper"))
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--kinds", default="sym,asym")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="last")
+    p.add_argument("--ddof", type=int, choices=(0, 1), default=0,
+                   help="0: population std, as the authors' notebook (D23); 1: sample std")
+    p.add_argument("--seeds", type=int, default=3, help="seeds expected per cell")
+    p.add_argument("--out", type=Path, default=Path("docs/results"))
+    p.add_argument("--figures", action="store_true", help="also write PNG/PDF figures")
+    args = p.parse_args(argv)
+    measured_all = collect(args.runs, args.dataset, args.protocol)
+    if not measured_all:
+        print(f"no finished runs under {args.runs / args.dataset}", file=sys.stderr)
+        return 1
+    published = load_published(args.dataset)
+    for kind in args.kinds.split(","):
+        measured = measured_all.get(kind)
+        if not measured:
+            continue
+        rates, rows = build_rows(measured, published.get(kind, {}), args.ddof, args.seeds)
+        name = f"{args.dataset}_{kind}" + ("" if args.protocol == "last" else f"_{args.protocol}")
+        title = (f"{args.dataset} {kind}: {PROTOCOLS[args.protocol][1]}, mean ± std over seeds "
+                 f"(ddof {args.ddof}); [published mean ± std, difference; ! = outside "
+                 f"published mean ± 2 std, or ± 1 point where std < 0.5]")
+        written = write_tables(args.out, name, title, rates, rows)
+        if args.figures:
+            written += figure_vs_rate(args.out, name, f"{args.dataset} {kind}", rates, rows)
+            for rate in rates:
+                for group in CURVE_GROUPS:
+                    written += figure_curves(args.runs, args.out, args.dataset, kind, rate, group)
+        print("\n".join(str(w) for w in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
