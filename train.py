@@ -34,6 +34,7 @@ from engine.config import config_diff, load_config, loss_kwargs, to_yaml
 from engine.errors import CheckpointError, NumericalFault, OutputDirError, UserError
 from engine.evaluation import evaluate
 from engine.io import write_json_atomic, write_text_atomic
+from engine.metrics import EpochAccumulator
 from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_files,
                            write_metrics)
 from engine.step import forward_backward, optimizer_step
@@ -210,12 +211,11 @@ def train(args) -> int:
         t_epoch = time.time()
         step_model.train()
         # Device-side accumulators, read once per epoch: no host sync per step.
-        # [loss, correct vs noisy, correct vs clean, samples, skipped steps, *weighted terms]
-        sums = torch.zeros(5 + len(term_names), device=device, dtype=torch.float64)
+        sums = EpochAccumulator(term_names, device)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)
         bad_terms = torch.zeros(1 + len(term_names), device=device, dtype=torch.float64)
         if partial is not None and epoch == start_epoch:
-            sums = partial["sums"].to(device)
+            sums.load(partial["sums"])
             t_epoch -= partial["seconds"]
         first_step = start_step if epoch == start_epoch else 0
         batches = train_set.train_batches(batch_size, epoch_generator(seed, epoch), first_step)
@@ -228,7 +228,7 @@ def train(args) -> int:
                 step_model, criterion, optimizer, scaler, x, y, cfg["train.amp"],
                 cfg["optim.grad_clip"])
             if skip_bad and not bool(finite):
-                sums[4] += 1
+                sums.add_skipped()
                 step += 1
                 continue
             first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
@@ -237,21 +237,14 @@ def train(args) -> int:
                                     bad_terms)
             optimizer_step(optimizer, scaler)
             with torch.no_grad():
-                pred = logits.argmax(dim=1)
-                n = y.numel()
-                sums[0] += loss.detach().double() * n
-                sums[1] += (pred == y).sum()
-                sums[2] += (pred == y_clean).sum()
-                sums[3] += n
-                if term_names:
-                    sums[5:] += terms.detach().double() * n
+                sums.add(loss, terms, logits.argmax(dim=1), y, y_clean)
             step += 1
             if stop.signal is not None:
                 break
         check_finite(first_bad, bad_terms, epoch, term_names, stop_run=not skip_bad)
 
         if stop.signal is not None and step < n_batches:
-            save(epoch, step, {"sums": sums.cpu(), "seconds": time.time() - t_epoch})
+            save(epoch, step, {"sums": sums.state(), "seconds": time.time() - t_epoch})
             lock.release()
             name = signal.Signals(stop.signal).name
             print(f"\n{name}: stopped at epoch {epoch + 1}, step {step}/{n_batches}; checkpoint "
@@ -263,20 +256,15 @@ def train(args) -> int:
         scheduler.step()
         test = evaluate(step_model, test_set, test_labels, K, cfg["train.eval_batch_size"],
                         cfg["train.amp"])
-        s = sums.tolist()
-        seen = max(s[3], 1.0)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": s[0] / seen}
-        row.update({f"train_loss_{name}": s[5 + i] / seen for i, name in enumerate(term_names)})
-        row.update({"train_acc_noisy": 100 * s[1] / seen, "train_acc_clean": 100 * s[2] / seen,
-                    "test_top1": test["top1"], "test_top5": test["top5"],
-                    "test_loss": test["loss"], "skipped_steps": int(s[4]),
-                    "epoch_seconds": time.time() - t_epoch})
+        row = {"epoch": epoch + 1, "lr": lr, **sums.row(), "test_top1": test["top1"],
+               "test_top5": test["top5"], "test_loss": test["loss"],
+               "epoch_seconds": time.time() - t_epoch}
         history.append(row)
         partial, start_step = None, 0
         save(epoch + 1, 0, None)
         write_metrics(out, history)
         for key, value in row.items():
-            if key != "epoch":
+            if key != "epoch" and value is not None:
                 tb.add_scalar(key, value, epoch + 1)
         tb.flush()
         print(f"epoch {epoch + 1:3d}/{epochs} lr {lr:.5f} loss {row['train_loss']:.4f} "
