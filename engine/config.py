@@ -53,6 +53,10 @@ SCHEMA: dict[str, Field] = {
     "dataset.pipeline": Field(str, "fast", choices=("fast", "reference"),
                               help="fast: uint8 tensor on the device + batched augmentation; "
                                    "reference: the official Dataset/PIL/DataLoader pipeline"),
+    "dataset.noisy_val_fraction": Field(float, 0.0, lambda v: None if 0 <= v < 1 else
+                                        "must be in [0, 1)",
+                                        help="hold out this fraction of the noisy training set "
+                                             "for model selection (excluded from training)"),
     "dataset.workers": Field(int, 0, non_negative, help="DataLoader workers (reference pipeline)"),
     # --- label noise ---
     "noise.kind": Field(str, "none", help="noise registry name (noise.NOISE_KINDS)"),

@@ -31,3 +31,17 @@ def evaluate(model, data, labels: torch.Tensor, num_classes: int, batch_size: in
     return {"top1": 100.0 * correct1.item() / n, "top5": 100.0 * correct5.item() / n,
             "loss": ce_sum.item() / n}
 
+
+
+@torch.no_grad()
+def predict_probs(model, data, n: int, batch_size: int, amp: str = "none"):
+    """Softmax outputs (numpy, n x K) over a batch source in order (no augmentation)."""
+    model.eval()
+    out = []
+    for x, _ in data.eval_batches(batch_size):
+        with autocast(x.device, amp):
+            logits = model(x)
+        out.append(torch.softmax(logits.float(), dim=1).cpu())
+    probs = torch.cat(out).numpy()
+    assert len(probs) == n
+    return probs

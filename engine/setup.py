@@ -13,7 +13,8 @@ import torch
 
 from .errors import ConfigError
 
-SUBSET_SEED = 0  # the --train-subset draw is fixed, so every seed and loss sees the same subset
+SUBSET_SEED = 0
+VAL_SPLIT_OFFSET = 7919  # the val split's RNG differs from the noise RNG seeded with the same seed  # the --train-subset draw is fixed, so every seed and loss sees the same subset
 
 
 def pick_device(name: str) -> torch.device:
@@ -60,6 +61,20 @@ def subset_indices(n: int, size: int | None) -> np.ndarray | None:
     if size > n:
         raise ConfigError(f"dataset.train_subset is {size} but the training set has only {n} samples")
     return np.sort(np.random.RandomState(SUBSET_SEED).permutation(n)[:size])
+
+
+def noisy_val_split(n: int, fraction: float, seed: int):
+    """(train indices, validation indices): a fixed random split of the noisy training set,
+    a function of (n, fraction, noise seed) only. Validation samples keep their noisy labels
+    and are excluded from training (the paper's selection protocol, spec §4.1, used 20 %)."""
+    if fraction <= 0:
+        return np.arange(n), None
+    order = np.random.RandomState(seed + VAL_SPLIT_OFFSET).permutation(n)
+    size = int(round(fraction * n))
+    if size < 1 or size >= n:
+        raise ConfigError(f"dataset.noisy_val_fraction {fraction} leaves no validation or no "
+                          f"training samples out of {n}")
+    return np.sort(order[size:]), np.sort(order[:size])
 
 
 def build_optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.Optimizer:

@@ -71,6 +71,7 @@ from .core import (
     validate_seed,
     validate_variant,
 )
+from .estimate import compare as compare_estimate, estimate_noise
 from .identity import apply_no_noise
 from .pairflip import apply_pairflip_noise
 from .symmetric import apply_symmetric_noise
@@ -93,6 +94,8 @@ __all__ = [
     "VARIANTS",
     "labels_hash",
     "make_noisy_labels",
+    "estimate_noise",
+    "compare_estimate",
     "realised_transition",
 ]
 
