@@ -39,7 +39,8 @@ from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_f
                            write_metrics)
 from engine.step import forward_backward, optimizer_step
 from engine.setup import (build_optimizer, build_scheduler, check_writable,
-                          configure_threads, default_run_dir, noisy_val_split, pick_device,
+                          configure_threads, default_run_dir, noise_inputs, noisy_val_split,
+                          pick_device,
                           seed_everything, subset_indices, use_channels_last)
 from losses import Combination, build_loss
 from models import build_model
@@ -134,7 +135,8 @@ def train(args) -> int:
     try:
         noisy = make_noisy_labels(clean, cfg["noise.kind"], cfg["noise.rate"], K,
                                   dataset=cfg["dataset.name"], seed=noise_seed,
-                                  variant=cfg["noise.variant"])
+                                  variant=cfg["noise.variant"],
+                                  **noise_inputs(cfg, train_images, subset))
     except ValueError as e:
         raise UserError(f"noise config: {e}") from None
 
@@ -236,7 +238,7 @@ def train(args) -> int:
             y, y_clean = noisy_t[index], clean_t[index]
             logits, loss, terms, finite = forward_backward(
                 step_model, criterion, optimizer, scaler, x, y, cfg["train.amp"],
-                cfg["optim.grad_clip"])
+                cfg["optim.grad_clip"], cfg["optim.l1"])
             if skip_bad and not bool(finite):
                 sums.add_skipped()
                 step += 1

@@ -63,6 +63,13 @@ SCHEMA: dict[str, Field] = {
     "noise.rate": Field(float, 0.0, noise_rate),
     "noise.variant": Field(str, "reference", choices=("reference", "exact"),
                            help="reference: what the official code produced; exact: nominal rates"),
+    "noise.label_set": Field(str, None, nullable=True,
+                             help="kind human: aggre|random1|random2|random3|worse (CIFAR-10N), "
+                                  "noisy (CIFAR-100N)"),
+    "noise.label_file": Field(str, None, nullable=True,
+                              help="kind human: null = <dataset.root>/cifar-n/CIFAR-{10,100}_human.pt"),
+    "noise.norm_std": Field(float, 0.1, positive, help="kind instance: std of the per-sample "
+                                                       "flip rate (Xia et al. 2020)"),
     "noise.seed": Field(int, None, non_negative, nullable=True,
                         help="null: use train.seed, so every seed has its own noise draw (D21)"),
     # --- model ---
@@ -74,6 +81,8 @@ SCHEMA: dict[str, Field] = {
     "optim.momentum": Field(float, 0.9, lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     "optim.weight_decay": Field(float, 1e-4, non_negative),
     "optim.nesterov": Field(bool, False),
+    "optim.l1": Field(float, 0.0, non_negative,
+                      help="delta * sum |theta| over all parameters (ANL, spec §15.2)"),
     "optim.grad_clip": Field(float, 5.0, positive, nullable=True,
                              help="global grad-norm clip (5.0 for every method in the paper)"),
     "schedule.name": Field(str, "cosine", choices=("cosine", "step", "constant")),
@@ -99,7 +108,7 @@ SCHEMA: dict[str, Field] = {
 
 # Keys whose value may change between an interrupted run and its resume.
 RESUME_MAY_DIFFER = {"dataset.root", "dataset.download", "out", "train.progress",
-                     "dataset.workers", "train.threads"}
+                     "dataset.workers", "train.threads", "noise.label_file"}
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:

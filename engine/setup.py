@@ -77,6 +77,20 @@ def noisy_val_split(n: int, fraction: float, seed: int):
     return np.sort(order[size:]), np.sort(order[:size])
 
 
+def noise_inputs(cfg: dict, train_images, subset) -> dict:
+    """Extra inputs of the noise kinds that need more than the labels."""
+    kind = cfg["noise.kind"]
+    if kind == "human":
+        from noise.human import DEFAULT_FILES
+        default = Path(cfg["dataset.root"]) / "cifar-n" / DEFAULT_FILES.get(cfg["dataset.name"], "")
+        return {"label_file": cfg["noise.label_file"] or str(default),
+                "label_set": cfg["noise.label_set"], "sample_indices": subset}
+    if kind == "instance":
+        features = train_images.reshape(len(train_images), -1).float().numpy() / 255.0
+        return {"features": features, "norm_std": cfg["noise.norm_std"]}
+    return {}
+
+
 def build_optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=cfg["optim.lr"], momentum=cfg["optim.momentum"],
                            weight_decay=cfg["optim.weight_decay"], nesterov=cfg["optim.nesterov"])

@@ -19,7 +19,7 @@ def grad_norm_and_clip(model: torch.nn.Module, max_norm: float | None) -> torch.
 
 
 def forward_backward(model, criterion, optimizer, scaler, x, y, amp: str,
-                     grad_clip: float | None):
+                     grad_clip: float | None, l1: float = 0.0):
     """Forward, loss (fp32, outside autocast), backward, unscale, clip. The optimizer step is
     left to the caller so that it can skip a non-finite step.
 
@@ -33,6 +33,10 @@ def forward_backward(model, criterion, optimizer, scaler, x, y, amp: str,
     else:
         loss = criterion(logits, y)
         terms = torch.zeros(0, device=x.device)
+    if l1:
+        # ANL's explicit L1 penalty over *all* parameters, BN and biases included (spec §15.2);
+        # part of the objective, so it is part of the logged loss too.
+        loss = loss + l1 * sum(p.abs().sum() for p in model.parameters())
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.unscale_(optimizer)

@@ -23,11 +23,19 @@ p = softmax(z), p~ = clamp(p, 1e-7, 1), y = given label, K = classes, s = `scale
 | ngce  | s (1 - p~_y^q) / (K - sum_k p~_k^q)               | q (0.7), prob_clamp, scale                    | s                | paper = code |
 | nmae  | s (1 - p_y) / (K-1)                               | normalizer ("paper"; "reference" = /(2(K-1)), B2), scale | s (paper)  | corrected (paper) |
 | nrce  | s RCE / (-A (K-1))                                | normalizer ("paper"; "reference" = RCE (K-1)/4, B1), A, scale | ~ s (paper) | corrected (paper) |
+| agce  | s [(a+1)^q - (a+p_y)^q] / q                       | a (1), q (2), scale                           | not constant     | ALFs, ICML 2021 |
+| aul   | s [(a-p_y)^q - (a-1)^q] / q                       | a (1.5), q (0.9), scale                       | not constant     | ALFs, ICML 2021 |
+| ael   | s exp(-p_y / a)                                   | a (3), scale                                  | not constant     | ALFs, ICML 2021 |
+| nnce  | s [1 - (A + ln p~_y) / sum_k (A + ln p~_k)], A = -ln 1e-7 | prob_clamp (1e-7), scale              | s (K-1)          | ANL, NeurIPS 2023 |
+| nnfl  | s [1 - (A_FL - FL_y) / (K A_FL - sum_k FL_k)]     | gamma (0.5), prob_clamp (1e-7), scale         | s (K-1)          | ANL, NeurIPS 2023 |
+| anl-ce| alpha NCE + beta NNCE (+ delta ||theta||_1 = optim.l1) | alpha, beta                              | alpha + beta (K-1) | ANL |
+| anl-fl| alpha NFL + beta NNFL (+ optim.l1)                | alpha, beta, gamma                            | alpha + beta (K-1) | ANL |
 | a+b   | alpha a + beta b, any two of the above            | alpha (1), beta (1), and the parts' params     | alpha C_a + beta C_b | paper (APL) |
 
 Named combinations (all built by the one `Combination` class): the APL losses nce+rce, nce+mae,
 nfl+rce, nfl+mae, ngce+rce, ngce+mae; the ablation pairs gce+mae, gce+rce, gce+nce, mae+rce,
-nfl+nce, ngce+nce. Any other "a+b" of registered losses works too.
+nfl+nce, ngce+nce. Follow-ups: nce+agce, nce+aul, nce+ael (ALFs), anl-ce and anl-fl (ANL). Any other "a+b" of
+registered losses works too.
 A parameter shared by both parts of a pair (e.g. prob_clamp in gce+rce) is passed to both.
 Per-dataset values for the published numbers (alpha, beta, q, gamma) live in configs/.
 """
@@ -38,7 +46,9 @@ import inspect
 from .base import Loss, REDUCTIONS
 from .basic import (CrossEntropy, FocalLoss, GeneralizedCrossEntropy, MeanAbsoluteError,
                     ReverseCrossEntropy, RCE_LOG_CLAMP, PROB_CLAMP)
+from .asymmetric import AsymmetricExponential, AsymmetricGCE, AsymmetricUnhinged
 from .combination import Combination
+from .negative import NormalizedNegativeCrossEntropy, NormalizedNegativeFocalLoss
 from .nlnl import NLNL
 from .normalized import (NormalizedCrossEntropy, NormalizedFocalLoss,
                          NormalizedGeneralizedCrossEntropy, NormalizedMeanAbsoluteError,
@@ -48,14 +58,17 @@ from .normalized import (NormalizedCrossEntropy, NormalizedFocalLoss,
 BASE_LOSSES: dict[str, type[Loss]] = {cls.NAME: cls for cls in (
     CrossEntropy, FocalLoss, MeanAbsoluteError, ReverseCrossEntropy, GeneralizedCrossEntropy,
     NLNL, NormalizedCrossEntropy, NormalizedFocalLoss, NormalizedGeneralizedCrossEntropy,
-    NormalizedMeanAbsoluteError, NormalizedReverseCrossEntropy)}
+    NormalizedMeanAbsoluteError, NormalizedReverseCrossEntropy,
+    AsymmetricGCE, AsymmetricUnhinged, AsymmetricExponential,            # ALFs (ICML 2021)
+    NormalizedNegativeCrossEntropy, NormalizedNegativeFocalLoss)}        # ANL (NeurIPS 2023)
 
 # Other names for a loss: the official [HEAD] config stem "focal", and SCE = CE + RCE.
-ALIASES = {"focal": "fl", "sce": "ce+rce"}
+ALIASES = {"focal": "fl", "sce": "ce+rce", "anl-ce": "nce+nnce", "anl-fl": "nfl+nnfl"}
 
 PAPER_COMBINATIONS = (
     "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "ngce+rce", "ngce+mae",   # APL
     "gce+mae", "gce+rce", "gce+nce", "mae+rce", "nfl+nce", "ngce+nce",    # ablations
+    "nce+agce", "nce+aul", "nce+ael",                                     # ALFs
 )
 
 # Every name build_loss accepts without composing a new pair, with its parameter defaults.

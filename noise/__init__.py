@@ -72,7 +72,9 @@ from .core import (
     validate_variant,
 )
 from .estimate import compare as compare_estimate, estimate_noise
+from .human import apply_human_noise
 from .identity import apply_no_noise
+from .instance import apply_instance_noise
 from .pairflip import apply_pairflip_noise
 from .symmetric import apply_symmetric_noise
 
@@ -84,6 +86,8 @@ NOISE_KINDS: dict[str, NoiseKindFn] = {
     "symmetric": apply_symmetric_noise,
     "asymmetric": apply_asymmetric_noise,
     "pairflip": apply_pairflip_noise,
+    "human": apply_human_noise,          # CIFAR-10N / CIFAR-100N label files (Wei et al. 2022)
+    "instance": apply_instance_noise,    # part-dependent IDN (Xia et al. 2020)
 }
 
 __all__ = [

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.make_configs import LOSSES  # noqa: E402
+from scripts.make_configs import FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES  # noqa: E402
 
 DEFAULT_RATES = {"sym": [0.0, 0.2, 0.4, 0.6, 0.8], "asym": [0.1, 0.2, 0.3, 0.4]}  # spec §5.6
 DEFAULT_SEEDS = [0, 123, 515]  # D21: runs 1/2/3 of the [INIT] scripts
@@ -66,10 +66,12 @@ def floats(text: str) -> list[float]:
 
 
 def build_runs(args) -> list[Run]:
+    available = LOSSES + (FOLLOWUP_LOSSES if args.dataset in FOLLOWUP_DATASETS else [])
     losses = args.losses.split(",") if args.losses else LOSSES
-    unknown = [l for l in losses if l not in LOSSES]
+    unknown = [l for l in losses if l not in available]
     if unknown:
-        sys.exit(f"error: no paper config for loss(es) {unknown}; choose from {','.join(LOSSES)}")
+        sys.exit(f"error: no config for loss(es) {unknown} on {args.dataset}; choose from "
+                 f"{','.join(available)}")
     rates = {"sym": floats(args.sym_rates) if args.sym_rates is not None else DEFAULT_RATES["sym"],
              "asym": floats(args.asym_rates) if args.asym_rates is not None
              else DEFAULT_RATES["asym"]}

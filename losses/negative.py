@@ -1,0 +1,59 @@
+"""Normalised negative losses of Active Negative Loss (Ye, Li, Ye, Wang, Xu, Chang, Wang,
+"Active Negative Loss Functions for Learning with Noisy Labels", NeurIPS 2023; code
+Virusdoll/Active-Negative-Loss@0c50009). Spec §15.2.
+
+  NNCE = 1 - (A + ln p~_y) / sum_k (A + ln p~_k),  p~ = clamp(p, m, 1), A = -ln m, m = 1e-7
+  NNFL = 1 - (A_FL - FL_y) / (K A_FL - sum_k FL_k),
+         FL_k = -(1 - p^_k)^g max(ln p_k, ln m) (factor detached), A_FL = -(1 - m)^g ln m
+Each term of the sums lies in [0, A], so the losses lie in [0, 1] and sum to K - 1 over the K
+labels (tested). ANL-CE = alpha NCE + beta NNCE (+ delta ||theta||_1 via optim.l1, with weight
+decay 0); ANL-FL = alpha NFL + beta NNFL.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .base import Loss, check_finite_number, log_softmax, one_minus_prob
+
+NEGATIVE_CLAMP = 1e-7
+
+
+class NormalizedNegativeCrossEntropy(Loss):
+    NAME = "nnce"
+    PARAMS = {"prob_clamp": NEGATIVE_CLAMP, "scale": 1.0}
+
+    def __init__(self, num_classes, prob_clamp=NEGATIVE_CLAMP, scale=1.0, reduction="mean"):
+        super().__init__(num_classes, reduction)
+        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0,
+                                              minimum_inclusive=False, maximum=1.0)
+        self.scale = check_finite_number("scale", scale, minimum=0.0)
+
+    def per_sample(self, logits, targets):
+        A = -math.log(self.prob_clamp)
+        shifted = A + log_softmax(logits).clamp(min=math.log(self.prob_clamp))
+        ratio = shifted.gather(1, targets.view(-1, 1)).squeeze(1) / shifted.sum(dim=1)
+        return self.scale * (1.0 - ratio)
+
+
+class NormalizedNegativeFocalLoss(Loss):
+    NAME = "nnfl"
+    PARAMS = {"gamma": 0.5, "prob_clamp": NEGATIVE_CLAMP, "scale": 1.0}
+
+    def __init__(self, num_classes, gamma=0.5, prob_clamp=NEGATIVE_CLAMP, scale=1.0,
+                 reduction="mean"):
+        super().__init__(num_classes, reduction)
+        self.gamma = check_finite_number("gamma", gamma, minimum=0.0)
+        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0,
+                                              minimum_inclusive=False, maximum=1.0)
+        self.scale = check_finite_number("scale", scale, minimum=0.0)
+
+    def per_sample(self, logits, targets):
+        log_m = math.log(self.prob_clamp)
+        log_probs = log_softmax(logits)
+        factor = one_minus_prob(log_probs).detach() ** self.gamma
+        fl = -factor * log_probs.clamp(min=log_m)
+        a_fl = -((1 - self.prob_clamp) ** self.gamma) * log_m
+        fl_y = fl.gather(1, targets.view(-1, 1)).squeeze(1)
+        return self.scale * (1.0 - (a_fl - fl_y) / (self.num_classes * a_fl - fl.sum(dim=1)))
