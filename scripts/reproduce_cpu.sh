@@ -2,13 +2,15 @@
 # The reduced-scale CPU reproduction recorded in docs/REPRODUCTION.md (real data, this repo's
 # sweep tool). Every step is resumable: re-run the script to continue an interrupted sweep.
 #   DATA=data OUT=runs/repro bash scripts/reproduce_cpu.sh
-# Scale: full training sets for MNIST, EPOCHS (default 6) epochs with the cosine schedule
-# compressed to them, bf16 autocast on the CPU (losses in fp32). See docs/REPRODUCTION.md.
+# Scale: EPOCHS (default 6) epochs with the cosine schedule compressed to them, bf16 autocast
+# on the CPU (losses in fp32); MNIST on its full training set, CIFAR-10 and CIFAR-10N on a fixed
+# CIFAR_SUBSET (default 10000) of theirs. See docs/REPRODUCTION.md.
 set -u
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}
 OUT=${OUT:-runs/repro}
 EPOCHS=${EPOCHS:-6}
+CIFAR_SUBSET=${CIFAR_SUBSET:-10000}
 COMMON=(--data-root "$DATA" --out "$OUT" --epochs "$EPOCHS" --set train.amp=bf16)
 MNIST_LOSSES=ce,gce,sce,nce,mae,nce+rce,nce+mae,nfl+rce,nfl+mae
 
@@ -17,6 +19,9 @@ python scripts/sweep.py --dataset mnist --losses "$MNIST_LOSSES" --sym-rates 0,0
     --asym-rates 0.4 --seeds 0 "${COMMON[@]}"
 python scripts/sweep.py --dataset mnist --losses ce,nce+rce --sym-rates 0,0.4,0.8 \
     --asym-rates 0.4 --seeds 123,515 "${COMMON[@]}"
-# CIFAR-10 (JPEG-degraded local copy): CE, NCE, NCE+RCE at sym 0.4 and 0.8 on a 20k subset.
+# CIFAR-10 (JPEG-degraded local copy): CE, NCE, NCE+RCE at sym 0.4 and 0.8.
 python scripts/sweep.py --dataset cifar10 --kinds sym --losses ce,nce,nce+rce \
-    --sym-rates 0.4,0.8 --seeds 0 --train-subset "${CIFAR_SUBSET:-20000}" "${COMMON[@]}"
+    --sym-rates 0.4,0.8 --seeds 0 --train-subset "$CIFAR_SUBSET" "${COMMON[@]}"
+# CIFAR-10N "worse" human labels (40.2 % noise): CE against NCE+RCE, CIFAR-10 recipe.
+python scripts/sweep.py --dataset cifar10n --label-sets worse --losses ce,nce+rce --seeds 0 \
+    --train-subset "$CIFAR_SUBSET" "${COMMON[@]}"

@@ -36,11 +36,14 @@ DEFAULT_RATES = {"sym": [0.0, 0.2, 0.4, 0.6, 0.8], "asym": [0.1, 0.2, 0.3, 0.4]}
 DEFAULT_SEEDS = [0, 123, 515]  # D21: runs 1/2/3 of the [INIT] scripts
 
 
+HUMAN_DATASETS = {"cifar10n": ["aggre", "random1", "random2", "random3", "worse"]}
+
+
 @dataclass
 class Run:
     dataset: str
     kind: str
-    rate: float
+    setting: str          # the noise rate ("0.4"), or the label set of human noise ("worse")
     loss: str
     seed: int
     out: Path
@@ -48,17 +51,23 @@ class Run:
 
     @property
     def config(self) -> Path:
+        if self.kind == "human":
+            return ROOT / "configs" / self.dataset / f"{self.loss}.yaml"
         return ROOT / "configs" / self.dataset / self.kind / f"{self.loss}.yaml"
 
     def command(self, python=sys.executable) -> list[str]:
         cmd = [python, str(ROOT / "train.py"), "--config", str(self.config), "--out",
-               str(self.out), "--noise-rate", f"{self.rate:g}", "--seed", str(self.seed),
-               "--resume"]
-        return cmd + self.extra
+               str(self.out), "--seed", str(self.seed), "--resume"]
+        if self.kind != "human":
+            cmd += ["--noise-rate", self.setting]
+        extra = list(self.extra)
+        if self.kind == "human":  # extra ends with "--set ..."; the label set joins it
+            extra.append(f"noise.label_set={self.setting}")
+        return cmd + extra
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}/{self.kind}/{self.rate:g}/{self.loss}/seed{self.seed}"
+        return f"{self.dataset}/{self.kind}/{self.setting}/{self.loss}/seed{self.seed}"
 
 
 def floats(text: str) -> list[float]:
@@ -66,8 +75,12 @@ def floats(text: str) -> list[float]:
 
 
 def build_runs(args) -> list[Run]:
-    available = LOSSES + (FOLLOWUP_LOSSES if args.dataset in FOLLOWUP_DATASETS else [])
-    losses = args.losses.split(",") if args.losses else LOSSES
+    if args.dataset in HUMAN_DATASETS:
+        available = sorted(p.stem for p in (ROOT / "configs" / args.dataset).glob("*.yaml"))
+    else:
+        available = LOSSES + (FOLLOWUP_LOSSES if args.dataset in FOLLOWUP_DATASETS else [])
+    losses = args.losses.split(",") if args.losses else (
+        available if args.dataset in HUMAN_DATASETS else LOSSES)
     unknown = [l for l in losses if l not in available]
     if unknown:
         sys.exit(f"error: no config for loss(es) {unknown} on {args.dataset}; choose from "
@@ -89,13 +102,21 @@ def build_runs(args) -> list[Run]:
     if args.jobs > 1 and not any(s.startswith("train.threads=") for s in sets):
         sets.append(f"train.threads={max(1, (os.cpu_count() or 1) // args.jobs)}")
     extra += ["--set", *sets]
+    if args.dataset in HUMAN_DATASETS:
+        label_sets = args.label_sets.split(",") if args.label_sets else HUMAN_DATASETS[args.dataset]
+        bad = [s for s in label_sets if s not in HUMAN_DATASETS[args.dataset]]
+        if bad:
+            sys.exit(f"error: unknown label set(s) {bad}; choose from {HUMAN_DATASETS[args.dataset]}")
+        settings = {"human": label_sets}
+    else:
+        settings = {kind: [f"{r:g}" for r in rates[kind]] for kind in args.kinds.split(",")}
     runs = []
-    for kind in args.kinds.split(","):
-        for rate in rates[kind]:
+    for kind, values in settings.items():
+        for setting in values:
             for loss in losses:
                 for seed in seeds:
-                    out = Path(args.out) / args.dataset / kind / f"{rate:g}" / loss / f"seed{seed}"
-                    runs.append(Run(args.dataset, kind, rate, loss, seed, out, extra))
+                    out = Path(args.out) / args.dataset / kind / setting / loss / f"seed{seed}"
+                    runs.append(Run(args.dataset, kind, setting, loss, seed, out, extra))
     return runs
 
 
@@ -162,7 +183,8 @@ eval "$cmd"
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, choices=["mnist", "cifar10", "cifar100"])
+    p.add_argument("--dataset", required=True, choices=["mnist", "cifar10", "cifar100", "cifar10n"])
+    p.add_argument("--label-sets", help="cifar10n: comma list of label sets (default all five)")
     p.add_argument("--kinds", default="sym,asym", help="sym, asym or sym,asym")
     p.add_argument("--losses", help=f"comma list (default: all {len(LOSSES)} paper losses)")
     p.add_argument("--sym-rates", help="comma list (default 0,0.2,0.4,0.6,0.8)")

@@ -45,12 +45,20 @@ def collect(runs: Path, dataset: str, protocol: str = "last") -> dict:
     key = PROTOCOLS[protocol][0]
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for result in sorted((runs / dataset).glob("*/*/*/seed*/result.json")):
-        kind, rate, loss = result.parts[-5], float(result.parts[-4]), result.parts[-3]
+        kind, rate, loss = result.parts[-5], setting_key(result.parts[-4]), result.parts[-3]
         selected = json.loads(result.read_text()).get(key)
         if selected is None:  # e.g. no noisy validation split in this run
             continue
         table[kind][loss][rate].append(selected["test_top1"])
     return table
+
+
+def setting_key(text: str):
+    """A noise rate ("0.4" -> 0.4) or a named label set of human noise ("worse")."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def mean_std(values, ddof: int):
@@ -76,7 +84,7 @@ def build_rows(measured: dict, published: dict, ddof: int, seeds: int):
     """Rows of dicts: loss, and per rate the measured/published/diff/flag/count."""
     losses = list(measured)
     losses += [l for l in published if l not in measured]
-    rates = sorted({r for l in measured.values() for r in l})
+    rates = sorted({r for l in measured.values() for r in l}, key=lambda r: (isinstance(r, str), r))
     rows = []
     for loss in losses:
         cells = {}
@@ -96,6 +104,10 @@ def build_rows(measured: dict, published: dict, ddof: int, seeds: int):
     return rates, rows
 
 
+def fmt_setting(r) -> str:
+    return r if isinstance(r, str) else f"{r:g}"
+
+
 def fmt_cell(c: dict, latex=False) -> str:
     if not c["n"]:
         return "–"
@@ -112,7 +124,7 @@ def fmt_cell(c: dict, latex=False) -> str:
 
 def write_tables(out: Path, name: str, title: str, rates, rows) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    header = ["loss"] + [f"{r:g}" for r in rates]
+    header = ["loss"] + [fmt_setting(r) for r in rates]
     md = [f"### {title}", "", "| " + " | ".join(header) + " |",
           "|" + "---|" * len(header)]
     md += ["| " + " | ".join([loss] + [fmt_cell(c[r]) for r in rates]) + " |" for loss, c in rows]
@@ -145,7 +157,7 @@ def figure_vs_rate(out: Path, name: str, title: str, rates, rows) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5.5, 4))
     lines = 0
     for loss, cells in rows:
-        xs = [r for r in rates if cells[r]["n"]]
+        xs = [r for r in rates if cells[r]["n"] and not isinstance(r, str)]
         if len(xs) < 2:
             continue
         lines += 1
@@ -173,7 +185,7 @@ def figure_curves(runs: Path, out: Path, dataset: str, kind: str, rate: float,
     plotted = 0
     for loss in group:
         curves = []
-        for metrics in sorted((runs / dataset / kind / f"{rate:g}" / loss).glob("seed*/metrics.jsonl")):
+        for metrics in sorted((runs / dataset / kind / fmt_setting(rate) / loss).glob("seed*/metrics.jsonl")):
             rows = [json.loads(l) for l in metrics.read_text().splitlines()]
             curves.append([r[metric] for r in rows])
         if not curves:
@@ -187,10 +199,10 @@ def figure_curves(runs: Path, out: Path, dataset: str, kind: str, rate: float,
         return []
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
-    ax.set_title(f"{dataset} {kind} {rate:g}", fontsize=9)
+    ax.set_title(f"{dataset} {kind} {fmt_setting(rate)}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return save_figure(fig, out / f"{dataset}_{kind}_{rate:g}_{'_'.join(group[:3])}_{metric}")
+    return save_figure(fig, out / f"{dataset}_{kind}_{fmt_setting(rate)}_{'_'.join(group[:3])}_{metric}")
 
 
 def save_figure(fig, stem: Path) -> list[Path]:
