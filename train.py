@@ -123,6 +123,8 @@ def train(args) -> int:
     # ---- data, noise, model, loss, optimiser ---------------------------------------------
     device = pick_device(cfg["train.device"])
     configure_threads(cfg["train.threads"])
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick kernels
     seed = cfg["train.seed"]
     seed_everything(seed)
     data = load_dataset(cfg["dataset.name"], cfg["dataset.root"], download=cfg["dataset.download"])

@@ -187,10 +187,12 @@ def figure_curves(runs: Path, out: Path, dataset: str, kind: str, rate: float,
         curves = []
         for metrics in sorted((runs / dataset / kind / fmt_setting(rate) / loss).glob("seed*/metrics.jsonl")):
             rows = [json.loads(l) for l in metrics.read_text().splitlines()]
-            curves.append([r[metric] for r in rows])
+            curves.append([r.get(metric) for r in rows])
         if not curves:
             continue
         length = min(map(len, curves))
+        if any(v is None for c in curves for v in c[:length]):
+            continue  # e.g. memorisation on a noise-free run
         mean = np.mean([c[:length] for c in curves], axis=0)
         ax.plot(range(1, length + 1), mean, label=f"{loss.upper()} (n={len(curves)})")
         plotted += 1
@@ -227,6 +229,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3, help="seeds expected per cell")
     p.add_argument("--out", type=Path, default=Path("docs/results"))
     p.add_argument("--figures", action="store_true", help="also write PNG/PDF figures")
+    p.add_argument("--curve-metrics", default="test_top1,mem_flipped_fit_noisy",
+                   help="metrics.jsonl columns plotted against epoch for the paper's loss groups "
+                        "(mem_flipped_fit_noisy: %% of flipped samples fit to their noisy label)")
     args = p.parse_args(argv)
     measured_all = collect(args.runs, args.dataset, args.protocol)
     if not measured_all:
@@ -247,7 +252,9 @@ def main(argv=None) -> int:
             written += figure_vs_rate(args.out, name, f"{args.dataset} {kind}", rates, rows)
             for rate in rates:
                 for group in CURVE_GROUPS:
-                    written += figure_curves(args.runs, args.out, args.dataset, kind, rate, group)
+                    for metric in args.curve_metrics.split(","):
+                        written += figure_curves(args.runs, args.out, args.dataset, kind, rate,
+                                                 group, metric)
         print("\n".join(str(w) for w in written))
     return 0
 
