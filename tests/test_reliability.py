@@ -15,18 +15,9 @@ import yaml
 
 import fake_data
 import train
+from helpers import write_config
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_config(path, **blocks):
-    cfg = {"dataset": {"name": "mnist"}, "noise": {"kind": "symmetric", "rate": 0.4},
-           "loss": {"name": "nce+rce", "alpha": 1.0, "beta": 10.0}, "optim": {"lr": 0.05},
-           "train": {"epochs": 3, "batch_size": 32, "eval_batch_size": 64, "progress": False}}
-    for key, value in blocks.items():
-        cfg.setdefault(key, {}).update(value)
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +182,6 @@ def test_bad_checkpoint_on_resume(case, config, root, reference_run, tmp_path, c
     ckpt = out / "checkpoints/last.pt"
     extra = []
     if case == "other_model":
-        other = tmp_path / "cnn8"
-        write_config(tmp_path / "c8.yaml", model={"name": "resnet18"}, train={"epochs": 1})
         # a checkpoint of another architecture in this run's place
         state = torch.load(ckpt, weights_only=True)
         from models import build_model

@@ -13,19 +13,10 @@ import yaml
 
 import evaluate
 import fake_data
+from helpers import write_config
 import train
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_config(path: Path, dataset: str, loss: dict, **blocks) -> Path:
-    cfg = {"dataset": {"name": dataset}, "noise": {"kind": "symmetric", "rate": 0.4},
-           "loss": loss, "optim": {"lr": 0.05},
-           "train": {"epochs": 3, "batch_size": 32, "eval_batch_size": 64, "progress": False}}
-    for key, value in blocks.items():
-        cfg.setdefault(key, {}).update(value)
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 @pytest.fixture(scope="module")
