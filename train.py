@@ -33,7 +33,7 @@ from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state, r
 from engine.config import config_diff, load_config, loss_kwargs, to_yaml
 from engine.errors import CheckpointError, NumericalFault, OutputDirError, UserError
 from engine.evaluation import evaluate, predict_probs
-from engine.io import write_json_atomic, write_text_atomic
+from engine.io import numpy_save_atomic, write_json_atomic, write_text_atomic
 from engine.metrics import EpochAccumulator
 from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_files,
                            write_metrics)
@@ -196,9 +196,9 @@ def train(args) -> int:
     remove_stale_temp_files(out)
     write_text_atomic(out / "config.yaml", to_yaml(cfg))
     write_json_atomic(out / "noise.json", noisy.summary())
-    np.save(out / "noisy_labels.npy", noisy.labels)
+    numpy_save_atomic(out / "noisy_labels.npy", noisy.labels)
     if val_idx is not None:
-        np.save(out / "noisy_val_indices.npy", val_idx)
+        numpy_save_atomic(out / "noisy_val_indices.npy", val_idx)
     from torch.utils.tensorboard import SummaryWriter
     tb = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1)
     print(f"{cfg['dataset.name']}: {len(clean)} train / {len(test_labels)} test, {K} classes | "

@@ -47,5 +47,10 @@ def write_json_atomic(path, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def numpy_save_atomic(path, array) -> None:
+    import numpy as np
+    _atomic(path, lambda f: np.save(f, array))
+
+
 def torch_save_atomic(path, obj) -> None:
     _atomic(path, lambda f: torch.save(obj, f))
