@@ -78,9 +78,10 @@ KAGGLE_SYNSETS = "LOC_synset_mapping.txt"
 KAGGLE_VAL_DIR = "ILSVRC/Data/CLS-LOC/val"
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
 
-WEBVISION_HOW = ("download WebVision 1.0 resized-256 (google_resized_256.tar, val_images_256.tar, "
-                 "info.tar) from https://data.vision.ee.ethz.ch/cvl/webvision/download.html")
-IMAGENET_HOW = ("get ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz from "
+WEBVISION_HOW = ("Download WebVision 1.0 resized-256 (google_resized_256.tar, the resized "
+                 "validation images and the info/ files) from "
+                 "https://data.vision.ee.ethz.ch/cvl/webvision/download.html")
+IMAGENET_HOW = ("Get ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz from "
                 "https://image-net.org/download-images; torchvision.datasets.ImageNet(I, "
                 "split='val') unpacks them into I/val/<wnid>/")
 IMAGENET_LAYOUTS = (f"(a) I/val/<wnid>/*.JPEG (torchvision ImageNet), (b) flat I/val/"
@@ -148,7 +149,7 @@ def read_file_list(path: PathLike, root: PathLike, default_dir: Optional[str] = 
             limit = f"0..{num_labels - 1} (synsets.txt lists {num_labels} classes)" \
                 if num_labels is not None else ">= 0"
             raise DatasetError(f"{path} line {n}: label {label} out of range, expected {limit}; "
-                               f"the list does not match synsets.txt, re-extract info.tar")
+                               f"the list does not match synsets.txt, re-extract the info/ files")
         if os.path.isabs(rel):
             full = rel
         elif default_dir is not None and "/" not in rel.replace("\\", "/"):
@@ -182,6 +183,9 @@ def read_synsets(path: PathLike) -> tuple[list[str], list[str]]:
         if not _WNID.fullmatch(fields[0]):
             raise DatasetError(f"{path} line {n} is malformed: expected `n01440764 "
                                f"description`, got {line.strip()[:80]!r}")
+        if fields[0] in wnids:  # labels are mapped to ImageNet by WNID: it must be unique
+            raise DatasetError(f"{path} line {n}: {fields[0]} repeats line "
+                               f"{wnids.index(fields[0]) + 1}; re-extract the info/ files")
         wnids.append(fields[0])
         names.append(fields[1] if len(fields) > 1 else "")
     return wnids, names
@@ -196,7 +200,8 @@ def read_webvision(root: PathLike, num_classes: int = NUM_CLASSES) -> WebVisionL
     all_wnids, all_names = read_synsets(root / SYNSETS)
     if len(all_wnids) < num_classes:
         raise DatasetError(f"{root / SYNSETS} lists {len(all_wnids)} classes, fewer than "
-                           f"num_classes={num_classes}; re-extract info.tar. {WEBVISION_HOW}")
+                           f"num_classes={num_classes}; re-extract the info/ files. "
+                           f"{WEBVISION_HOW}")
     # labels are checked against all synsets (not num_classes): the lists hold all 1000 classes
     k = len(all_wnids)
     train = read_file_list(root / TRAIN_LIST, root, num_labels=k,
@@ -349,7 +354,8 @@ def read_imagenet_val(root: PathLike, wnids: Sequence[str],
         raise DatasetError(f"ILSVRC2012 val ({found.source}, layout {found.layout}) has no "
                            f"image of {len(missing)} WebVision class(es): "
                            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}; "
-                           f"the extraction is incomplete. {IMAGENET_HOW}")
+                           f"incomplete extraction, or a synsets.txt that is not WebVision "
+                           f"1.0's. {IMAGENET_HOW}")
     return items
 
 
@@ -362,7 +368,9 @@ def check_class_order(wnids: Sequence[str],
     reference = sorted(imagenet_wnids) if imagenet_wnids is not None else ILSVRC12_FIRST_50
     n = min(len(wnids), len(reference))
     wrong = [i for i in range(n) if wnids[i] != reference[i]]
-    unknown = [w for w in wnids if imagenet_wnids is not None and w not in set(reference)]
+    # the built-in reference holds 50 classes only, so "not a class" needs the layout's list
+    known = set(reference)
+    unknown = [] if imagenet_wnids is None else [w for w in wnids if w not in known]
     if not wrong and not unknown:
         return None
     parts = []
