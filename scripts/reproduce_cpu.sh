@@ -17,7 +17,7 @@ MNIST_LOSSES=ce,gce,sce,nce,mae,nce+rce,nce+mae,nfl+rce,nfl+mae
 
 # MNIST: 9 losses x (sym 0.0/0.4/0.8, asym 0.4), seed 0; then seeds 123 and 515 for CE, NCE+RCE.
 python scripts/sweep.py --dataset mnist --losses "$MNIST_LOSSES" --sym-rates 0,0.4,0.8 \
-    --asym-rates 0.4 --seeds 0 "${COMMON[@]}"
+    --asym-rates 0.4 --seeds 0 --jobs "$JOBS" "${COMMON[@]}"
 python scripts/sweep.py --dataset mnist --losses ce,nce+rce --sym-rates 0,0.4,0.8 \
     --asym-rates 0.4 --seeds 123,515 --jobs "$JOBS" "${COMMON[@]}"
 # CIFAR-10 (JPEG-degraded local copy): CE, NCE, NCE+RCE at sym 0.4 and 0.8.

@@ -11,7 +11,10 @@ def fake_run(root: Path, kind, rate, loss, seed, last, best=None, epochs=3):
     run = root / "mnist" / kind / f"{rate:g}" / loss / f"seed{seed}"
     run.mkdir(parents=True)
     (run / "result.json").write_text(json.dumps({
-        "last": {"test_top1": last}, "best_on_test": {"test_top1": best or last}}))
+        "last": {"test_top1": last}, "best_on_test": {"test_top1": best or last},
+        "noise_estimate": {"injected_rate": rate, "estimated_rate": rate - 0.01,
+                           "rate_abs_error": 0.01, "transition_mean_abs_error": 0.002,
+                           "transition_max_abs_error": 0.05}}))
     rows = [{"epoch": e + 1, "test_top1": last - (epochs - 1 - e)} for e in range(epochs)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -42,6 +45,8 @@ def test_cells_aggregate_flag_and_count(runs, tmp_path):
     assert r"$\pm$" in (tmp_path / "out/mnist_sym.tex").read_text()
     assert (tmp_path / "out/mnist_sym_vs_rate.png").is_file()
     assert list((tmp_path / "out").glob("mnist_sym_0.4_ce_mae_nce+rce*_test_top1.pdf"))
+    estimates = (tmp_path / "out/mnist_noise_estimates.md").read_text()
+    assert "| sym | 0.4 | ce | 123 | 0.4000 | 0.3900 | 0.0100 | 0.0020 | 0.050 |" in estimates
 
 
 def test_sample_std_and_best_on_test_protocol(runs, tmp_path):
