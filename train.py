@@ -17,7 +17,6 @@ mid-epoch (a checkpoint written on SIGINT/SIGTERM records the step).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys

@@ -3,7 +3,6 @@ schedule, autocast, the train subset, and the run-directory name."""
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import tempfile
 from pathlib import Path

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from .base import Loss, check_finite_number, log_softmax, one_minus_prob
 
 NEGATIVE_CLAMP = 1e-7

@@ -2,20 +2,18 @@
 bad configs, data, checkpoints and output dirs fail with one line and write nothing; NaN
 handling; concurrent and failing sweeps. docs/RELIABILITY.md maps each case to its test."""
 import json
-import os
 import random
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
 
 import fake_data
 import train
-from helpers import write_config
+from helpers import run_interrupted as driver, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,12 +37,6 @@ def reference_run(config, root, tmp_path_factory):
 
 def args_for(config, root, out):
     return ["--config", str(config), "--data-root", str(root), "--out", str(out)]
-
-
-def driver(args, sig, epoch, step, during_checkpoint=False):
-    cmd = [sys.executable, str(REPO / "tests/interrupt_driver.py"), sig, str(epoch), str(step)]
-    cmd += ["--during-checkpoint"] if during_checkpoint else []
-    return subprocess.run(cmd + ["--"] + args, capture_output=True, text=True, cwd=REPO)
 
 
 def same_weights(a, b):

@@ -1,9 +1,6 @@
 """End to end on tiny files in the real layouts: train -> checkpoint -> resume -> evaluate,
 bit-exact resume after a real signal, output-directory protection, and a real-MNIST run."""
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +10,7 @@ import yaml
 
 import evaluate
 import fake_data
-from helpers import write_config
+from helpers import run_interrupted, write_config
 import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,13 +92,6 @@ def test_evaluate_matches_last_epoch(finished_run, mnist_root, capsys):
     result = json.loads((finished_run / "eval.json").read_text())
     assert result["test_top1"] == metric_rows(finished_run)[-1]["test_top1"]
     assert result["test_top5"] == metric_rows(finished_run)[-1]["test_top5"]
-
-
-def run_interrupted(args, sig="SIGTERM", epoch=1, step=3, during_checkpoint=False):
-    cmd = [sys.executable, str(REPO / "tests" / "interrupt_driver.py"), sig, str(epoch), str(step)]
-    if during_checkpoint:
-        cmd.append("--during-checkpoint")
-    return subprocess.run(cmd + ["--"] + args, capture_output=True, text=True, cwd=REPO)
 
 
 def test_sigterm_then_resume_is_bit_exact(finished_run, mnist_config, mnist_root, tmp_path):
