@@ -140,6 +140,7 @@ def train(args) -> int:
                                   **noise_inputs(cfg, train_images, subset))
     except ValueError as e:
         raise UserError(f"noise config: {e}") from None
+    noise_summary = noisy.summary()  # hashes the labels: computed once, used at every save
 
     train_idx, val_idx = noisy_val_split(len(clean), cfg["dataset.noisy_val_fraction"], noise_seed)
     channels_last = use_channels_last(cfg["train.channels_last"], device)
@@ -176,7 +177,7 @@ def train(args) -> int:
     if has_checkpoint:
         ckpt = load_checkpoint(out / CHECKPOINT, map_location=device)
         problems = config_diff(ckpt["config"], cfg)
-        if ckpt["noisy_labels_sha256"] != noisy.summary()["labels_sha256"]:
+        if ckpt["noisy_labels_sha256"] != noise_summary["labels_sha256"]:
             problems.append("the noisy training labels differ (noise seed, rate, kind or data)")
         if problems and not args.force_resume:
             raise CheckpointError(f"refusing to resume {out}: {'; '.join(problems)}. "
@@ -194,7 +195,7 @@ def train(args) -> int:
     lock = RunLock(out).acquire()
     remove_stale_temp_files(out)
     write_text_atomic(out / "config.yaml", to_yaml(cfg))
-    write_json_atomic(out / "noise.json", noisy.summary())
+    write_json_atomic(out / "noise.json", noise_summary)
     numpy_save_atomic(out / "noisy_labels.npy", noisy.labels)
     if val_idx is not None:
         numpy_save_atomic(out / "noisy_val_indices.npy", val_idx)
@@ -218,7 +219,7 @@ def train(args) -> int:
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
             "rng": capture_rng(), "history": history, "config": cfg,
-            "noisy_labels_sha256": noisy.summary()["labels_sha256"]})
+            "noisy_labels_sha256": noise_summary["labels_sha256"]})
 
     for epoch in range(start_epoch, epochs):
         t_epoch = time.time()
@@ -319,7 +320,7 @@ def train(args) -> int:
             "selected_on": f"noisy validation split ({len(val_idx)} samples)"},
         "noise_estimate": estimate,
         "skipped_steps": sum(r["skipped_steps"] for r in history),
-        "noise": {k: v for k, v in noisy.summary().items() if k != "transition"},
+        "noise": {k: v for k, v in noise_summary.items() if k != "transition"},
         "device": str(device),
         "wall_seconds": time.time() - t_start,
         "config": cfg,
