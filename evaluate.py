@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Evaluate a checkpoint on the clean test set: top-1, top-5 and CE, printed and written as JSON.
+"""Evaluate a checkpoint on the clean test set (and the dataset's further evaluation sets, e.g.
+WebVision val): top-1, top-5 and CE, printed and written as JSON.
 
     python evaluate.py --checkpoint runs/.../checkpoints/last.pt [--data-root DIR] [--output F]
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from datasets import DatasetError, DeviceDataset, load_dataset
+from datasets import DatasetError, load_dataset, make_data_source
 from engine.checkpoint import load_checkpoint, load_model_state
 from engine.errors import CheckpointError, UserError
 from engine.evaluation import evaluate
@@ -28,6 +29,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True, help="a checkpoints/last.pt written by train.py")
     p.add_argument("--data-root", help="override the dataset root stored in the checkpoint")
+    p.add_argument("--test-root", help="override dataset.test_root (webvision_mini: ImageNet root)")
     p.add_argument("--output", help="JSON file to write (default <run>/eval.json)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
@@ -40,8 +42,10 @@ def run(args) -> dict:
     ckpt = load_checkpoint(path, map_location=device)
     cfg = ckpt["config"]
     root = args.data_root or cfg["dataset.root"]
-    data = load_dataset(cfg["dataset.name"], root)
-    if data.num_classes != cfg["dataset.num_classes"]:
+    data = load_dataset(cfg["dataset.name"], root, options={
+        "test_root": args.test_root or cfg.get("dataset.test_root"),
+        "image_size": cfg.get("dataset.image_size"), "decode": cfg.get("dataset.decode", "cpu")})
+    if cfg["dataset.num_classes"] is not None and data.num_classes != cfg["dataset.num_classes"]:
         raise CheckpointError(f"checkpoint {path} was trained with {cfg['dataset.num_classes']} "
                               f"classes but {cfg['dataset.name']} at {root} has {data.num_classes}")
     model = build_model(cfg["model.name"], data.num_classes, data.in_channels, data.image_size)
@@ -49,13 +53,19 @@ def run(args) -> dict:
     channels_last = use_channels_last(cfg["train.channels_last"], device)
     model = model.to(device, memory_format=torch.channels_last if channels_last
                      else torch.contiguous_format)
-    test_set = DeviceDataset(data.test_images, data.mean, data.std, "none", device, channels_last)
-    labels = torch.from_numpy(data.test_labels).to(device)
-    metrics = evaluate(model, test_set, labels, data.num_classes, cfg["train.eval_batch_size"],
-                       cfg["train.amp"])
-    return {"checkpoint": str(path), "epoch": ckpt["epoch"], "dataset": cfg["dataset.name"],
-            "data_root": str(root), "test_top1": metrics["top1"], "test_top5": metrics["top5"],
-            "test_loss": metrics["loss"], "num_test": int(labels.numel())}
+    result = {"checkpoint": str(path), "epoch": ckpt["epoch"], "dataset": cfg["dataset.name"],
+              "data_root": str(root)}
+    # the test set, then any further evaluation set of the dataset (WebVision val)
+    sets = {"test": (data.test_images, data.test_labels), **data.extra_eval}
+    for name, (images, labels) in sets.items():
+        source = make_data_source("fast", images, data, "none", device, channels_last,
+                                  cfg.get("dataset.workers", 0))
+        labels = torch.from_numpy(labels).to(device)
+        metrics = evaluate(model, source, labels, data.num_classes, cfg["train.eval_batch_size"],
+                           cfg["train.amp"])
+        result.update({f"{name}_top1": metrics["top1"], f"{name}_top5": metrics["top5"],
+                       f"{name}_loss": metrics["loss"], f"num_{name}": int(labels.numel())})
+    return result
 
 
 def main(argv=None) -> int:

@@ -4,6 +4,7 @@
     python train.py --config configs/mnist/sym/nce+rce.yaml --noise-rate 0.4 --seed 0
     python train.py --config configs/quickstart.yaml --set loss.alpha=2 optim.lr=0.05
     python train.py --config ... --out runs/x --resume       # continue an interrupted run
+    torchrun --nproc_per_node=4 train.py --config ...         # 4 GPUs (engine/distributed.py)
 
 The loop (spec §8): SGD with momentum, a per-epoch LR schedule, global grad-norm clipping at
 5.0, evaluation on the clean test set after every epoch; the reported number is the
@@ -12,7 +13,11 @@ last-epoch top-1 (the best epoch is also written, flagged as selected on the tes
 Data path ("fast", the default): the training set is one uint8 tensor on the device and each
 epoch's order and augmentation come from a generator seeded by (seed, epoch). Together with a
 checkpoint holding every other state, an interrupted run resumes bit-exactly on the CPU, also
-mid-epoch (a checkpoint written on SIGINT/SIGTERM records the step).
+mid-epoch (a checkpoint written on SIGINT/SIGTERM records the step). Datasets too big for
+memory (mini-WebVision) are read as files through a DataLoader (datasets/files.py).
+
+Under torchrun every process runs this script; `train.batch_size` stays the total batch, each
+process takes its share of every batch, and only rank 0 writes (engine/distributed.py).
 """
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ from datasets import DatasetError, epoch_generator, load_dataset, make_data_sour
 from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state, restore_rng,
                                save_checkpoint)
 from engine.config import config_diff, load_config, loss_kwargs, to_yaml
+from engine.distributed import (convert_sync_batchnorm, init_distributed, shutdown,
+                                wrap_ddp)
 from engine.errors import CheckpointError, NumericalFault, OutputDirError, UserError
 from engine.evaluation import evaluate, predict_probs
 from engine.io import numpy_save_atomic, write_json_atomic, write_text_atomic
@@ -59,10 +66,13 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--force-resume", action="store_true",
                    help="resume even if the config or noisy labels differ from the checkpoint")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="override any config key, e.g. optim.lr=0.05 loss.beta=1")
+    p.add_argument("--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE",
+                   help="override any config key, e.g. optim.lr=0.05 loss.beta=1 (repeatable)")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     return p.parse_args(argv)
+
+
+STOP_CHECK_EVERY = 10  # steps between the processes' agreement on a stop request (torchrun)
 
 
 class StopRequest:
@@ -83,26 +93,30 @@ class StopRequest:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    dist = None
     try:
-        return train(args)
+        cfg = load_config(args.config, overrides={
+            "dataset.root": args.data_root, "out": args.out, "train.epochs": args.epochs,
+            "noise.rate": args.noise_rate, "train.seed": args.seed,
+            "dataset.train_subset": args.train_subset}, sets=args.set)
+        dist, device_name = init_distributed(cfg["train.device"])
+        cfg["train.device"] = device_name
+        return train(args, cfg, dist)
     except (UserError, DatasetError) as e:
         if args.debug:
             raise
-        print(f"error: {e}", file=sys.stderr)
+        if dist is None or dist.is_main:  # under torchrun every rank has the error: print once
+            print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        if dist is not None:
+            shutdown(dist)
 
 
-def train(args) -> int:
-    t_start = time.time()
-    overrides = {"dataset.root": args.data_root, "out": args.out, "train.epochs": args.epochs,
-                 "noise.rate": args.noise_rate, "train.seed": args.seed,
-                 "dataset.train_subset": args.train_subset}
-    cfg = load_config(args.config, overrides=overrides, sets=args.set)
-    out = Path(cfg["out"]) if cfg["out"] else default_run_dir(cfg)
-    cfg["out"] = str(out)
+def inspect_run_dir(out: Path, cfg: dict, args):
+    """(finished result or None, has a checkpoint); errors if the directory holds a run that
+    this command must not touch. Reads only: nothing is written yet."""
     check_writable(out)
-
-    # ---- is there already something in the run directory? (nothing is written yet) --------
     finished = read_result(out)
     has_checkpoint = (out / CHECKPOINT).is_file()
     if finished is not None or has_checkpoint:
@@ -115,9 +129,34 @@ def train(args) -> int:
             if diff and not args.force_resume:
                 raise OutputDirError(f"{out} holds a different finished run; differences: "
                                      f"{'; '.join(diff)}. Choose another --out")
-            print(f"{out} is already finished (last-epoch test top-1 "
-                  f"{finished['last']['test_top1']:.2f}); nothing to do")
-            return 0
+    return finished, has_checkpoint
+
+
+def read_checkpoint(path: Path, cfg: dict, labels_sha256: str, force: bool, device) -> dict:
+    ckpt = load_checkpoint(path, map_location=device)
+    problems = config_diff(ckpt["config"], cfg)
+    if ckpt["noisy_labels_sha256"] != labels_sha256:
+        problems.append("the noisy training labels differ (noise seed, rate, kind or data)")
+    if problems and not force:
+        raise CheckpointError(f"refusing to resume {path.parent.parent}: {'; '.join(problems)}. "
+                              f"Undo the change, or pass --force-resume")
+    return ckpt
+
+
+def train(args, cfg: dict, dist) -> int:
+    t_start = time.time()
+    log = print if dist.is_main else (lambda *a, **k: None)
+    out = Path(cfg["out"]) if cfg["out"] else default_run_dir(cfg)
+    cfg["out"] = str(out)
+    # Rank 0 inspects the run directory; every rank gets its verdict (or its error).
+    finished, has_checkpoint = dist.on_main(inspect_run_dir, out, cfg, args)
+    if finished is not None:
+        log(f"{out} is already finished (last-epoch test top-1 "
+            f"{finished['last']['test_top1']:.2f}); nothing to do")
+        return 0
+    if dist.enabled and cfg["dataset.pipeline"] == "reference":
+        raise UserError("dataset.pipeline=reference runs in one process only; use the default "
+                        "fast pipeline with torchrun")
 
     # ---- data, noise, model, loss, optimiser ---------------------------------------------
     device = pick_device(cfg["train.device"])
@@ -126,7 +165,10 @@ def train(args) -> int:
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick kernels
     seed = cfg["train.seed"]
     seed_everything(seed)
-    data = load_dataset(cfg["dataset.name"], cfg["dataset.root"], download=cfg["dataset.download"])
+    data = load_dataset(cfg["dataset.name"], cfg["dataset.root"], download=cfg["dataset.download"],
+                        options={"test_root": cfg["dataset.test_root"],
+                                 "image_size": cfg["dataset.image_size"],
+                                 "decode": cfg["dataset.decode"]})
     train_images, clean = data.train_images, data.train_labels
     subset = subset_indices(len(clean), cfg["dataset.train_subset"])
     if subset is not None:
@@ -145,22 +187,30 @@ def train(args) -> int:
     train_idx, val_idx = noisy_val_split(len(clean), cfg["dataset.noisy_val_fraction"], noise_seed)
     channels_last = use_channels_last(cfg["train.channels_last"], device)
     pipeline, workers = cfg["dataset.pipeline"], cfg["dataset.workers"]
+
+    def source(images, augment):
+        return make_data_source(pipeline, images, data, augment, device, channels_last, workers,
+                                rank=dist.rank)
+
     all_noisy, all_clean = noisy.labels, clean
     if val_idx is not None:
-        val_set = make_data_source(pipeline, train_images[torch.from_numpy(val_idx)], data,
-                                   "none", device, channels_last, workers)
+        val_set = source(train_images[torch.from_numpy(val_idx)], "none")
         val_noisy_t = torch.from_numpy(all_noisy[val_idx]).to(device)
         train_images = train_images[torch.from_numpy(train_idx)]
     train_noisy, clean = all_noisy[train_idx], all_clean[train_idx]
-    train_set = make_data_source(pipeline, train_images, data, data.augment, device,
-                                 channels_last, workers)
-    test_set = make_data_source(pipeline, data.test_images, data, "none", device, channels_last,
-                                workers)
+    train_set = source(train_images, data.augment)
+    # The test set, then any further evaluation sets (WebVision val), each reported every epoch.
+    eval_sets = {"test": (source(data.test_images, "none"),
+                          torch.from_numpy(data.test_labels).to(device))}
+    for name, (images, labels) in data.extra_eval.items():
+        eval_sets[name] = (source(images, "none"), torch.from_numpy(labels).to(device))
     noisy_t = torch.from_numpy(train_noisy).to(device)
     clean_t = torch.from_numpy(clean).to(device)
-    test_labels = torch.from_numpy(data.test_labels).to(device)
 
-    model = build_model(cfg["model.name"], K, data.in_channels, data.image_size).to(device)
+    model = build_model(cfg["model.name"], K, data.in_channels, data.image_size)
+    if cfg["train.sync_bn"] and dist.enabled:
+        model = convert_sync_batchnorm(model, device)
+    model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     params = loss_kwargs(cfg)
@@ -170,18 +220,18 @@ def train(args) -> int:
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg["train.amp"] == "fp16")
-    step_model = torch.compile(model) if cfg["train.compile"] else model
+    step_model = wrap_ddp(model, dist, device)  # DDP averages gradients across processes
+    if cfg["train.compile"]:
+        step_model = torch.compile(step_model)
+    # Evaluation runs the plain module: no DDP collectives, each process evaluates its share.
+    eval_model = step_model if not dist.enabled else model
 
     # ---- resume ---------------------------------------------------------------------------
     start_epoch, start_step, history, partial = 0, 0, [], None
     if has_checkpoint:
-        ckpt = load_checkpoint(out / CHECKPOINT, map_location=device)
-        problems = config_diff(ckpt["config"], cfg)
-        if ckpt["noisy_labels_sha256"] != noise_summary["labels_sha256"]:
-            problems.append("the noisy training labels differ (noise seed, rate, kind or data)")
-        if problems and not args.force_resume:
-            raise CheckpointError(f"refusing to resume {out}: {'; '.join(problems)}. "
-                                  f"Undo the change, or pass --force-resume")
+        # Rank 0 reads and checks it, every rank gets it: no shared filesystem needed.
+        ckpt = dist.on_main(read_checkpoint, out / CHECKPOINT, cfg,
+                            noise_summary["labels_sha256"], args.force_resume, "cpu")
         load_model_state(model, ckpt["model"], out / CHECKPOINT)
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -189,37 +239,55 @@ def train(args) -> int:
         restore_rng(ckpt["rng"])
         start_epoch, start_step = ckpt["epoch"], ckpt.get("step", 0)
         history, partial = ckpt["history"], ckpt.get("partial")
-        print(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}")
+        log(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}")
 
-    # ---- the run directory: from here on we write ------------------------------------------
-    lock = RunLock(out).acquire()
-    remove_stale_temp_files(out)
-    write_text_atomic(out / "config.yaml", to_yaml(cfg))
-    write_json_atomic(out / "noise.json", noise_summary)
-    numpy_save_atomic(out / "noisy_labels.npy", noisy.labels)
-    if val_idx is not None:
-        numpy_save_atomic(out / "noisy_val_indices.npy", val_idx)
-    from torch.utils.tensorboard import SummaryWriter
-    tb = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1)
-    print(f"{cfg['dataset.name']}: {len(clean)} train / {len(test_labels)} test, {K} classes | "
-          f"noise {cfg['noise.kind']} {cfg['noise.rate']:g} (realised "
-          f"{noisy.realised_rate:.4f}) | {cfg['model.name']} | loss {cfg['loss.name']} | "
-          f"{device} | out {out}")
+    # ---- the run directory: from here on rank 0 writes ---------------------------------------
+    if dist.is_main:
+        lock = RunLock(out).acquire()
+        remove_stale_temp_files(out)
+        write_text_atomic(out / "config.yaml", to_yaml(cfg))
+        write_json_atomic(out / "noise.json", noise_summary)
+        numpy_save_atomic(out / "noisy_labels.npy", noisy.labels)
+        if val_idx is not None:
+            numpy_save_atomic(out / "noisy_val_indices.npy", val_idx)
+        from torch.utils.tensorboard import SummaryWriter
+        tb = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1)
+    test_n = len(eval_sets["test"][1])
+    log(f"{cfg['dataset.name']}: {len(clean)} train / {test_n} test, {K} classes | "
+        f"noise {cfg['noise.kind']} {cfg['noise.rate']:g} (realised "
+        f"{noisy.realised_rate:.4f}) | {cfg['model.name']} | loss {cfg['loss.name']} | "
+        f"{device}{f' x {dist.world} processes' if dist.enabled else ''} | out {out}")
 
     stop = StopRequest()
     stop.install()
     epochs, batch_size = cfg["train.epochs"], cfg["train.batch_size"]
     term_names = criterion.term_names if isinstance(criterion, Combination) else ()
-    n_batches = math.ceil(len(clean) / batch_size)
+    n_train = len(clean)
+    n_batches = math.ceil(n_train / batch_size)
     skip_bad = cfg["train.nan_policy"] == "skip"
+    shard = dist if dist.enabled else None
 
     def save(epoch_done, step_done, partial_state):
+        if not dist.is_main:
+            return
         save_checkpoint(out / CHECKPOINT, {
             "epoch": epoch_done, "step": step_done, "partial": partial_state,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
             "rng": capture_rng(), "history": history, "config": cfg,
             "noisy_labels_sha256": noise_summary["labels_sha256"]})
+
+    def stopping(step: int) -> bool:
+        """Has a stop been requested? Processes agree on it (every STOP_CHECK_EVERY steps, a
+        collective), so they all stop after the same step."""
+        if not dist.enabled:
+            return stop.signal is not None
+        if step % STOP_CHECK_EVERY:
+            return False
+        if dist.any(stop.signal is not None, device):
+            stop.signal = stop.signal or signal.SIGTERM  # a rank the signal did not reach
+            return True
+        return False
 
     for epoch in range(start_epoch, epochs):
         t_epoch = time.time()
@@ -228,22 +296,32 @@ def train(args) -> int:
         sums = EpochAccumulator(term_names, device)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)
         bad_terms = torch.zeros(1 + len(term_names), device=device, dtype=torch.float64)
+        if partial is not None and epoch == start_epoch and dist.is_main:
+            sums.load(partial["sums"])  # the sums of all processes, restored once
         if partial is not None and epoch == start_epoch:
-            sums.load(partial["sums"])
             t_epoch -= partial["seconds"]
         first_step = start_step if epoch == start_epoch else 0
-        batches = train_set.train_batches(batch_size, epoch_generator(seed, epoch), first_step)
+        batches = train_set.train_batches(batch_size, epoch_generator(seed, epoch), first_step,
+                                          shard=shard)
         progress = tqdm_or_plain(batches, total=n_batches, initial=first_step,
-                                 desc=f"epoch {epoch + 1}/{epochs}", enabled=cfg["train.progress"])
-        step = first_step
+                                 desc=f"epoch {epoch + 1}/{epochs}",
+                                 enabled=cfg["train.progress"] and dist.is_main)
+        step, stopped = first_step, False
         for x, index in progress:
             y, y_clean = noisy_t[index], clean_t[index]
+            # this process's share of the step's batch, weighted so that the average over
+            # processes is the mean over the whole batch (engine/distributed.py)
+            weight = 1.0 if shard is None else dist.shard_weight(
+                index.numel(), min(batch_size, n_train - step * batch_size))
             logits, loss, terms, finite = forward_backward(
                 step_model, criterion, optimizer, scaler, x, y, cfg["train.amp"],
-                cfg["optim.grad_clip"], cfg["optim.l1"])
-            if skip_bad and not bool(finite):
+                cfg["optim.grad_clip"], cfg["optim.l1"], grad_weight=weight)
+            if skip_bad and dist.any(not bool(finite), device):
                 sums.add_skipped()
                 step += 1
+                stopped = stopping(step)
+                if stopped:
+                    break
                 continue
             first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
             bad_terms = torch.where((first_bad == step) & ~finite,
@@ -253,56 +331,76 @@ def train(args) -> int:
             with torch.no_grad():
                 sums.add(loss, terms, logits.argmax(dim=1), y, y_clean)
             step += 1
-            if stop.signal is not None:
+            stopped = stopping(step)
+            if stopped:
                 break
+        if shard is not None:
+            # the first bad step of any process; the metric sums of all processes
+            big = torch.iinfo(torch.int64).max
+            first_bad = dist.all_reduce(torch.where(first_bad < 0, big, first_bad),
+                                        op=torch.distributed.ReduceOp.MIN)
+            first_bad = torch.where(first_bad == big, -1, first_bad)
+            dist.all_reduce(sums.values)
         check_finite(first_bad, bad_terms, epoch, term_names, stop_run=not skip_bad)
 
-        if stop.signal is not None and step < n_batches:
+        if stopped and step < n_batches:
             save(epoch, step, {"sums": sums.state(), "seconds": time.time() - t_epoch})
-            lock.release()
+            if dist.is_main:
+                lock.release()
             name = signal.Signals(stop.signal).name
-            print(f"\n{name}: stopped at epoch {epoch + 1}, step {step}/{n_batches}; checkpoint "
-                  f"saved. Resume with: python train.py --config {args.config} --out {out} "
-                  f"--resume", file=sys.stderr)
+            log(f"\n{name}: stopped at epoch {epoch + 1}, step {step}/{n_batches}; checkpoint "
+                f"saved. Resume with: python train.py --config {args.config} --out {out} "
+                f"--resume", file=sys.stderr)
             return 128 + stop.signal
 
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        test = evaluate(step_model, test_set, test_labels, K, cfg["train.eval_batch_size"],
-                        cfg["train.amp"])
-        row = {"epoch": epoch + 1, "lr": lr, **sums.row(), "test_top1": test["top1"],
-               "test_top5": test["top5"], "test_loss": test["loss"]}
+        dist.broadcast_buffers(model)  # every process evaluates (and rank 0 saves) one model
+        row = {"epoch": epoch + 1, "lr": lr, **sums.row()}
+        for name, (eval_set, labels) in eval_sets.items():
+            result = evaluate(eval_model, eval_set, labels, K, cfg["train.eval_batch_size"],
+                              cfg["train.amp"], dist=dist)
+            row.update({f"{name}_top1": result["top1"], f"{name}_top5": result["top5"],
+                        f"{name}_loss": result["loss"]})
         if val_idx is not None:
-            row["val_noisy_top1"] = evaluate(step_model, val_set, val_noisy_t, K,
-                                             cfg["train.eval_batch_size"], cfg["train.amp"])["top1"]
+            row["val_noisy_top1"] = evaluate(eval_model, val_set, val_noisy_t, K,
+                                             cfg["train.eval_batch_size"], cfg["train.amp"],
+                                             dist=dist)["top1"]
         row["epoch_seconds"] = time.time() - t_epoch
         history.append(row)
         partial, start_step = None, 0
         save(epoch + 1, 0, None)
-        write_metrics(out, history)
-        for key, value in row.items():
-            if key != "epoch" and value is not None:
-                tb.add_scalar(key, value, epoch + 1)
-        tb.flush()
-        print(f"epoch {epoch + 1:3d}/{epochs} lr {lr:.5f} loss {row['train_loss']:.4f} "
-              f"train(noisy) {row['train_acc_noisy']:.2f} train(clean) "
-              f"{row['train_acc_clean']:.2f} test {test['top1']:.2f} "
-              f"({row['epoch_seconds']:.1f}s)")
-        if stop.signal is not None:
-            lock.release()
-            print(f"{signal.Signals(stop.signal).name}: stopped after epoch {epoch + 1}; "
-                  f"resume with --resume", file=sys.stderr)
+        if dist.is_main:
+            write_metrics(out, history)
+            for key, value in row.items():
+                if key != "epoch" and value is not None:
+                    tb.add_scalar(key, value, epoch + 1)
+            tb.flush()
+        extra = "".join(f" {name} {row[name + '_top1']:.2f}" for name in eval_sets if name != "test")
+        log(f"epoch {epoch + 1:3d}/{epochs} lr {lr:.5f} loss {row['train_loss']:.4f} "
+            f"train(noisy) {row['train_acc_noisy']:.2f} train(clean) "
+            f"{row['train_acc_clean']:.2f} test {row['test_top1']:.2f}{extra} "
+            f"({row['epoch_seconds']:.1f}s)")
+        if stopped or stopping(0):  # a request that came after the last check of the epoch
+            if dist.is_main:
+                lock.release()
+            log(f"{signal.Signals(stop.signal).name}: stopped after epoch {epoch + 1}; "
+                f"resume with --resume", file=sys.stderr)
             return 128 + stop.signal
 
+    if not dist.is_main:
+        dist.barrier()  # wait for rank 0's result.json
+        return 0
     tb.close()
-    # Estimated against injected noise, from the final model on the (unaugmented) train set.
-    train_view = make_data_source(pipeline, train_images, data, "none", device, channels_last,
-                                  workers)
-    probs = predict_probs(step_model, train_view, len(clean), cfg["train.eval_batch_size"],
-                          cfg["train.amp"])
-    estimate = compare_estimate(estimate_noise(probs, train_noisy, K),
-                                realised_transition(clean, train_noisy, K),
-                                float(np.mean(train_noisy != clean)))
+    estimate = None
+    if not data.labels_are_noisy:
+        # Estimated against injected noise, from the final model on the (unaugmented) train set.
+        # Rank 0 alone (datasets with injected noise are small).
+        probs = predict_probs(model, source(train_images, "none"), len(clean),
+                              cfg["train.eval_batch_size"], cfg["train.amp"])
+        estimate = compare_estimate(estimate_noise(probs, train_noisy, K),
+                                    realised_transition(clean, train_noisy, K),
+                                    float(np.mean(train_noisy != clean)))
     best = max(history, key=lambda r: r["test_top1"])
     last = history[-1]
     best_val = (max(history, key=lambda r: r["val_noisy_top1"]) if val_idx is not None else None)
@@ -310,8 +408,8 @@ def train(args) -> int:
         "status": "finished",
         "protocol": "last epoch (the paper's); best_on_test is test-selected and optimistic; "
                     "best_on_noisy_val is selected on a held-out split of the noisy training set",
-        "last": {"epoch": last["epoch"], "test_top1": last["test_top1"],
-                 "test_top5": last["test_top5"]},
+        "last": {"epoch": last["epoch"], **{f"{name}_{m}": last[f"{name}_{m}"]
+                                            for name in eval_sets for m in ("top1", "top5")}},
         "best_on_test": {"epoch": best["epoch"], "test_top1": best["test_top1"],
                          "selected_on": "test set"},
         "best_on_noisy_val": None if best_val is None else {
@@ -322,13 +420,15 @@ def train(args) -> int:
         "skipped_steps": sum(r["skipped_steps"] for r in history),
         "noise": {k: v for k, v in noise_summary.items() if k != "transition"},
         "device": str(device),
+        "processes": dist.world,
         "wall_seconds": time.time() - t_start,
         "config": cfg,
     }
     write_json_atomic(out / "result.json", result)
     lock.release()
-    print(f"done: last-epoch test top-1 {last['test_top1']:.2f} (best {best['test_top1']:.2f} "
-          f"at epoch {best['epoch']}, selected on test) -> {out / 'result.json'}")
+    dist.barrier()
+    log(f"done: last-epoch test top-1 {last['test_top1']:.2f} (best {best['test_top1']:.2f} "
+        f"at epoch {best['epoch']}, selected on test) -> {out / 'result.json'}")
     return 0
 
 

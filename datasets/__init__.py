@@ -42,6 +42,8 @@ how to get the data; an unknown name raises ValueError. `download=True` fetches 
 through torchvision (`datasets/download.py`), then reads them with the same readers.
 Offline copies of MNIST and CIFAR-10: `python ../shared/data/prepare.py ROOT`.
 """
+import torch
+
 from .base import (AUGMENTATIONS, DatasetArrays, DatasetError, DatasetNotFoundError,
                    DatasetSpec, RawData, Split)
 from .device import DeviceDataset, epoch_generator
@@ -54,9 +56,14 @@ __all__ = ["AUGMENTATIONS", "DATASETS", "DatasetArrays", "DatasetError", "Datase
 
 
 def make_data_source(pipeline: str, images, data: DatasetArrays, augment: str, device,
-                     channels_last: bool = False, workers: int = 0):
+                     channels_last: bool = False, workers: int = 0, rank: int = 0):
     """The batch source for train/eval: "fast" (uint8 on the device, batched augmentation) or
-    "reference" (the official Dataset/PIL/DataLoader path, for comparison)."""
+    "reference" (the official Dataset/PIL/DataLoader path, for comparison); datasets read as
+    files (FileImages) always use a DataLoader over the files (datasets/files.py)."""
+    if not isinstance(images, torch.Tensor):
+        from .files import FileSource
+        return FileSource(images, data.mean, data.std, augment, device, channels_last, workers,
+                          rank=rank)
     if pipeline == "reference":
         return ReferenceLoader(images, data.mean, data.std, augment, device, workers)
     return DeviceDataset(images, data.mean, data.std, augment, device, channels_last)

@@ -12,7 +12,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 import torch
 
-AUGMENTATIONS = ("none", "crop_flip", "crop_flip_rotate")
+AUGMENTATIONS = ("none", "crop_flip", "crop_flip_rotate", "webvision")
 
 # `python ../shared/data/prepare.py DIR` unpacks the offline copies (MNIST, CIFAR-10) into the
 # layouts read here. Show the absolute path when the shared folder sits next to the repository.
@@ -78,6 +78,9 @@ class DatasetSpec:
     needs_root: bool = True
     paper_section: str = "§7"
     description: str = ""
+    # Datasets read as files (datasets/files.py): (root, spec, options) -> DatasetArrays whose
+    # images are FileImages; `loader` is then unused.
+    load_files: Optional[Callable[[Path, "DatasetSpec", dict], "DatasetArrays"]] = None
 
     def __post_init__(self):
         if self.augment not in AUGMENTATIONS:
@@ -93,7 +96,8 @@ class DatasetSpec:
 @dataclass(repr=False)
 class DatasetArrays:
     """A whole dataset in memory. Images stay raw uint8 (normalise with `mean`/`std` after
-    dividing by 255, on the device, batched); labels are the clean labels as numpy int64."""
+    dividing by 255, on the device, batched); labels are the clean labels as numpy int64.
+    For datasets read as files the images are datasets.files.FileImages instead."""
 
     name: str
     train_images: torch.Tensor  # uint8 (N, C, H, W), contiguous
@@ -107,6 +111,12 @@ class DatasetArrays:
     class_names: Optional[list[str]] = None
     source: str = ""
     spec: Optional[DatasetSpec] = field(default=None, compare=False)
+    # More evaluation sets besides the test set, by name: {name: (images, labels)}; each is
+    # reported as <name>_top1 / <name>_top5 / <name>_loss every epoch.
+    extra_eval: dict = field(default_factory=dict)
+    # True for real-world noisy data (WebVision): the "clean" labels are the web labels, so
+    # there is no injected noise to compare an estimate or memorisation against.
+    labels_are_noisy: bool = False
 
     @property
     def num_train(self) -> int:

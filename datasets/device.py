@@ -31,9 +31,14 @@ class DeviceDataset:
     def _finish(self, x: torch.Tensor) -> torch.Tensor:
         return self.normalize(x).contiguous(memory_format=self.memory_format)
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0):
+    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0,
+                      shard=None):
         """Yield (normalised augmented batch, device index tensor) over one shuffled epoch,
         starting at batch `first_step` (a resumed epoch replays the same order and parameters).
+
+        `shard` (an engine.distributed.Dist) keeps this process's contiguous share of every
+        batch: `batch_size` is the total batch over all processes, and each sample keeps the
+        augmentation parameters it has in one process.
 
         A final batch of a single sample is dropped: BatchNorm cannot train on it. (Never the
         case for the paper's datasets: 60000 % 128 = 96, 50000 % 128 = 80.)
@@ -45,16 +50,22 @@ class DeviceDataset:
         if params is not None:
             params = params.to(self.device)
         for start in range(first_step * batch_size, n, batch_size):
-            index = order[start:start + batch_size]
-            if index.numel() == 1 and n > 1:
+            stop = min(start + batch_size, n)
+            if stop - start == 1 and n > 1:
                 break
+            if shard is not None:
+                lo, hi = shard.shard_bounds(stop - start)
+                start, stop = start + lo, start + hi
+            index = order[start:stop]
             x = self.images[index].float()
             if params is not None:
                 # Parameters are indexed by position in the epoch, not by sample.
-                x = aug.apply(x, params.take(slice(start, start + index.numel())))
+                x = aug.apply(x, params.take(slice(start, stop)))
             yield self._finish(x), index
 
-    def eval_batches(self, batch_size: int):
-        for start in range(0, len(self), batch_size):
-            stop = min(start + batch_size, len(self))
+    def eval_batches(self, batch_size: int, shard=None):
+        """Batches in order; with `shard`, only this process's contiguous share of the set."""
+        first, last = (0, len(self)) if shard is None else shard.shard_bounds(len(self))
+        for start in range(first, last, batch_size):
+            stop = min(start + batch_size, last)
             yield self._finish(self.images[start:stop].float()), slice(start, stop)

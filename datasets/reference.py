@@ -58,7 +58,9 @@ class ReferenceLoader:
                           pin_memory=self.device.type == "cuda",
                           persistent_workers=False)
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0):
+    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0,
+                      shard=None):
+        _one_process_only(shard)
         for step, (x, index) in enumerate(self._loader(batch_size, True, generator)):
             if step < first_step:
                 continue
@@ -66,6 +68,13 @@ class ReferenceLoader:
                 break  # BatchNorm cannot train on one sample (as in DeviceDataset)
             yield (x.to(self.device, non_blocking=True), index.to(self.device, non_blocking=True))
 
-    def eval_batches(self, batch_size: int):
+    def eval_batches(self, batch_size: int, shard=None):
+        _one_process_only(shard)
         for x, index in self._loader(batch_size, False):
             yield x.to(self.device, non_blocking=True), index.to(self.device, non_blocking=True)
+
+
+def _one_process_only(shard):
+    if shard is not None:
+        raise ValueError("dataset.pipeline=reference runs in one process only; use the default "
+                         "fast pipeline with torchrun")

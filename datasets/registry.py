@@ -13,6 +13,7 @@ from .cifar import load_cifar10, load_cifar100
 from .digits import load_digits_dataset
 from .download import via_torchvision
 from .mnist import load_mnist
+from .webvision import IMAGENET_HOW, MEAN, STD, WEBVISION_HOW, load_mini
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,13 @@ DATASETS: dict[str, DatasetSpec] = {
         loader=load_digits_dataset, how_to_get="It ships with scikit-learn: pip install scikit-learn",
         train_size=1438, test_size=359, needs_root=False, paper_section="not in the paper",
         description="scikit-learn's bundled 8x8 digits, fixed stratified 80/20 split (seed 0)"),
+    "webvision_mini": DatasetSpec(
+        name="webvision_mini", num_classes=50, in_channels=3, image_size=224, mean=MEAN,
+        std=STD, augment="webvision", default_model="tv_resnet50", loader=None,
+        load_files=load_mini, how_to_get=f"{WEBVISION_HOW}. {IMAGENET_HOW}", train_size=None,
+        paper_section="§9",
+        description="first 50 classes of WebVision 1.0 (Google), read as files; test = the "
+                    "same classes of ILSVRC12 val, plus WebVision val"),
 }
 
 
@@ -90,12 +98,14 @@ def _check_split(spec: DatasetSpec, which: str, split: Split) -> tuple[torch.Ten
             labels.astype(np.int64, copy=True))
 
 
-def load_dataset(name: str, root: Union[str, Path, None], download: bool = False) -> DatasetArrays:
+def load_dataset(name: str, root: Union[str, Path, None], download: bool = False,
+                 options: dict | None = None) -> DatasetArrays:
     """Load a whole dataset into memory as raw uint8 image tensors + int64 numpy labels.
 
     name: a key of DATASETS (case-insensitive). root: the data root holding the standard layout
     (ignored for `digits`). download: when files are missing, fetch them through torchvision
     first (needs internet); files already present are never re-downloaded.
+    options: for datasets read as files (webvision_mini): test_root, image_size, decode.
     Raises ValueError for an unknown name, DatasetError for missing or malformed data.
     """
     spec = get_spec(name)
@@ -104,6 +114,8 @@ def load_dataset(name: str, root: Union[str, Path, None], download: bool = False
     elif spec.needs_root:
         raise DatasetError(f"{spec.name} needs a data root (got None). "
                            f"{spec.how_to_get_for(None)}")
+    if spec.load_files is not None:
+        return spec.load_files(root, spec, options or {})
     try:
         raw = spec.loader(root, spec)
     except DatasetNotFoundError:

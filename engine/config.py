@@ -57,7 +57,17 @@ SCHEMA: dict[str, Field] = {
                                         "must be in [0, 1)",
                                         help="hold out this fraction of the noisy training set "
                                              "for model selection (excluded from training)"),
-    "dataset.workers": Field(int, 0, non_negative, help="DataLoader workers (reference pipeline)"),
+    "dataset.workers": Field(int, 0, non_negative,
+                             help="DataLoader workers (reference pipeline, datasets read as files)"),
+    "dataset.test_root": Field(str, None, nullable=True,
+                               help="webvision_mini: the ImageNet root holding ILSVRC2012 val "
+                                    "(null: <dataset.root>/imagenet)"),
+    "dataset.decode": Field(str, "cpu", choices=("cpu", "device"),
+                            help="datasets read as files: decode+augment with PIL in the "
+                                 "workers (cpu), or batched on the training device (device: "
+                                 "torchvision.io.decode_jpeg, on the GPU under CUDA)"),
+    "dataset.image_size": Field(int, None, positive, nullable=True,
+                                help="datasets read as files: crop size (null: 224, the paper's)"),
     # --- label noise ---
     "noise.kind": Field(str, "none", help="noise registry name (noise.NOISE_KINDS)"),
     "noise.rate": Field(float, 0.0, noise_rate),
@@ -102,12 +112,16 @@ SCHEMA: dict[str, Field] = {
                               help="stop: abort on a NaN/Inf loss or gradient; skip: skip the step"),
     "train.threads": Field(int, None, positive, nullable=True, help="CPU threads (null: all cores)"),
     "train.progress": Field(bool, True, help="tqdm progress bar"),
+    "train.sync_bn": Field(bool, False,
+                           help="under torchrun: BatchNorm statistics over the whole batch of "
+                                "all processes (as in one process) instead of each process's "
+                                "share (see engine/distributed.py)"),
     # --- output ---
     "out": Field(str, None, nullable=True, help="run directory (null: runs/<derived name>)"),
 }
 
 # Keys whose value may change between an interrupted run and its resume.
-RESUME_MAY_DIFFER = {"dataset.root", "dataset.download", "out", "train.progress",
+RESUME_MAY_DIFFER = {"dataset.root", "dataset.test_root", "dataset.download", "out", "train.progress",
                      "dataset.workers", "train.threads", "noise.label_file"}
 
 

@@ -85,6 +85,9 @@ def noise_inputs(cfg: dict, train_images, subset) -> dict:
         return {"label_file": cfg["noise.label_file"] or str(default),
                 "label_set": cfg["noise.label_set"], "sample_indices": subset}
     if kind == "instance":
+        if not isinstance(train_images, torch.Tensor):
+            raise ConfigError(f"noise.kind=instance needs the images in memory; "
+                              f"{cfg['dataset.name']} is read as files")
         features = train_images.reshape(len(train_images), -1).float().numpy() / 255.0
         return {"features": features, "norm_std": cfg["noise.norm_std"]}
     return {}

@@ -19,9 +19,10 @@ def grad_norm_and_clip(model: torch.nn.Module, max_norm: float | None) -> torch.
 
 
 def forward_backward(model, criterion, optimizer, scaler, x, y, amp: str,
-                     grad_clip: float | None, l1: float = 0.0):
+                     grad_clip: float | None, l1: float = 0.0, grad_weight: float = 1.0):
     """Forward, loss (fp32, outside autocast), backward, unscale, clip. The optimizer step is
-    left to the caller so that it can skip a non-finite step.
+    left to the caller so that it can skip a non-finite step. `grad_weight` scales the
+    gradient only (a process's share of a distributed batch, engine/distributed.py).
 
     Returns (logits, loss, weighted loss terms or an empty tensor, finite flag), all on device.
     """
@@ -38,7 +39,7 @@ def forward_backward(model, criterion, optimizer, scaler, x, y, amp: str,
         # part of the objective, so it is part of the logged loss too.
         loss = loss + l1 * sum(p.abs().sum() for p in model.parameters())
     optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
+    scaler.scale(loss if grad_weight == 1.0 else loss * grad_weight).backward()
     scaler.unscale_(optimizer)
     grad_norm = grad_norm_and_clip(model, grad_clip)
     # fp16: an inf gradient is the scaler's business (it skips the step and lowers the scale).

@@ -6,6 +6,8 @@ The process sends itself SIGNAL (SIGTERM, SIGINT or SIGKILL) when the training l
 yield batch STEP (0-based) of epoch EPOCH (0-based). With --during-checkpoint the signal arrives
 instead while the checkpoint written at the end of epoch EPOCH is half-way through its bytes.
 Signals are real; only their timing is chosen, so tests are deterministic.
+Under torchrun (this file as the script) only the rank in $NLN_INTERRUPT_RANK (default: every
+rank) signals itself, to test that the processes agree on stopping.
 """
 import os
 import signal
@@ -24,13 +26,17 @@ def main():
     sig_name, epoch, step = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     during_checkpoint = "--during-checkpoint" in sys.argv[4:sep]
     sig = getattr(signal, sig_name)
+    only_rank = os.environ.get("NLN_INTERRUPT_RANK")
+    if only_rank is not None and os.environ.get("RANK", "0") != only_rank:
+        epoch = -2  # never
     state = {"epoch": -1, "saves": 0}
 
     original_batches = device_module.DeviceDataset.train_batches
 
-    def train_batches(self, batch_size, generator, first_step=0):
+    def train_batches(self, batch_size, generator, first_step=0, **kwargs):
         state["epoch"] += 1
-        for i, item in enumerate(original_batches(self, batch_size, generator, first_step),
+        for i, item in enumerate(original_batches(self, batch_size, generator, first_step,
+                                                  **kwargs),
                                  start=first_step):
             if not during_checkpoint and state["epoch"] == epoch and i == step:
                 os.kill(os.getpid(), sig)

@@ -267,3 +267,92 @@ def test_prepare_missing_root(tmp_path, capsys):
     rc = prepare_webvision.main(["--webvision", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "nowhere" in err
+
+
+# ------------------------------------------------------------- train.py on a mini tree
+
+MINI = wv.ILSVRC12_FIRST_50  # 50 classes in ILSVRC12 order, as in WebVision 1.0's synsets.txt
+
+
+def make_mini_tree(root: Path, train_per_class=2) -> tuple[Path, Path]:
+    """A 50-class WebVision tree (+ a 51st class outside the mini subset) and an ILSVRC12 val
+    folder (layout a) with one image per class: the real layouts at 12x12 pixels."""
+    web, imagenet = root / "webvision", root / "imagenet"
+    wnids = MINI + ["n09999999"]
+    (web / "info").mkdir(parents=True)
+    (web / "info/synsets.txt").write_text("".join(f"{w} class {i}\n" for i, w in enumerate(wnids)))
+    train, val, n = [], [], 0
+    for label, wnid in enumerate(wnids):
+        for j in range(train_per_class):
+            rel = f"google/q{label + 1:04d}/{j + 1:08d}.jpg"
+            write_jpeg(web / rel, n)
+            train.append(f"{rel} {label}\n")
+            n += 1
+        write_jpeg(web / wv.VAL_DIR / f"{n:08d}.jpg", n)
+        val.append(f"{n:08d}.jpg {label}\n")
+        write_jpeg(imagenet / "val" / wnid / _val_name(label + 1), 1000 + label)
+        n += 1
+    (web / wv.TRAIN_LIST).write_text("".join(train))
+    (web / wv.VAL_LIST).write_text("".join(val))
+    return web, imagenet
+
+
+def _run_train(tmp_path, out, *sets):
+    import train
+    return train.main(["--config", str(Path(__file__).resolve().parents[1] /
+                                       "configs/webvision_mini/nce+rce.yaml"),
+                       "--data-root", str(tmp_path), "--out", str(out), "--epochs", "2",
+                       "--set", "dataset.image_size=32", "train.batch_size=25",
+                       "train.eval_batch_size=16", "train.device=cpu", "train.progress=false",
+                       *sets])
+
+
+@pytest.mark.parametrize("decode,workers", [("cpu", 2), ("device", 0)])
+def test_train_py_on_mini_webvision(tmp_path, decode, workers):
+    import json
+    make_mini_tree(tmp_path)
+    out = tmp_path / "run"
+    assert _run_train(tmp_path, out, f"dataset.decode={decode}",
+                      f"dataset.workers={workers}") == 0
+    result = json.loads((out / "result.json").read_text())
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    last = result["last"]
+    for name in ("test", "webvision_val"):   # ILSVRC12 val (the paper's) and WebVision val
+        for row in rows + [last]:
+            top1, top5 = row[f"{name}_top1"], row[f"{name}_top5"]
+            # 50 images, one per class: accuracies are multiples of 2 %
+            assert 0 <= top1 <= top5 <= 100 and top1 % 2 == pytest.approx(0, abs=1e-9)
+    assert result["noise_estimate"] is None   # web labels: nothing injected to compare with
+
+    # evaluate.py rebuilds both sets from the checkpoint's config and agrees with the last epoch
+    import evaluate
+    assert evaluate.main(["--checkpoint", str(out / "checkpoints/last.pt"), "--data-root",
+                          str(tmp_path), "--device", "cpu"]) == 0
+    again = json.loads((out / "eval.json").read_text())
+    for key in ("test_top1", "test_top5", "webvision_val_top1", "webvision_val_top5"):
+        assert again[key] == pytest.approx(last[key])
+    assert (again["num_test"], again["num_webvision_val"]) == (50, 50)
+    if decode != "cpu":
+        return
+    # Independent check of the reported ILSVRC12 top-1: the saved model, the PIL eval
+    # transform, and the labels from the folder names mapped through synsets.txt by hand.
+    from models import build_model
+    model = build_model("tv_resnet50", 50, 3, 32)
+    model.load_state_dict(torch.load(out / "checkpoints/last.pt", weights_only=True)["model"])
+    model.eval()
+    transform = wv.eval_transform(32)
+    hits = 0
+    with torch.no_grad():
+        for label, wnid in enumerate(MINI):
+            x = transform(wv.load_rgb(tmp_path / "imagenet/val" / wnid / _val_name(label + 1)))
+            hits += int(model(x[None]).argmax(1).item() == label)
+    assert last["test_top1"] == pytest.approx(100.0 * hits / 50, abs=2.0 + 1e-9)
+
+
+def test_mini_webvision_without_imagenet_is_a_clear_error(tmp_path, capsys):
+    make_mini_tree(tmp_path)
+    import shutil
+    shutil.rmtree(tmp_path / "imagenet")
+    assert _run_train(tmp_path, tmp_path / "run") == 2
+    assert "no ILSVRC2012 validation set found" in capsys.readouterr().err
