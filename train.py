@@ -292,6 +292,11 @@ def train(args, cfg: dict, dist) -> int:
     for epoch in range(start_epoch, epochs):
         t_epoch = time.time()
         step_model.train()
+        if dist.enabled:
+            # Losses that draw random numbers (NLNL's complementary labels) use the global RNG;
+            # equal states on every process would draw the same numbers for different samples.
+            # Seeded per (seed, epoch, rank), so a resumed epoch replays its draws.
+            torch.manual_seed((seed * 1_000_003 + epoch) * 1_009 + dist.rank)
         # Device-side accumulators, read once per epoch: no host sync per step.
         sums = EpochAccumulator(term_names, device)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)

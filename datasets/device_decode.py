@@ -100,7 +100,9 @@ class EncodedFileDataset(Dataset):
     def __getitem__(self, index: int):
         path = self.path(index)
         try:
-            return read_file(path), index
+            # clone: the tensor read_file returns cannot be sent to the main process through
+            # shared memory (EBADF in the worker, and the DataLoader waits forever)
+            return read_file(path).clone(), index
         except RuntimeError as e:  # torchvision reports a missing/empty/unreadable file so
             if not os.path.isfile(path):
                 raise DatasetError(f"image file not found: {path}. {CHECK_HINT}") from e

@@ -89,6 +89,18 @@ def test_paper_configs_match_their_generator():
     ("cifar100/sym/sce.yaml", {"loss.alpha": 6.0, "loss.beta": 0.1}),
     ("cifar100/sym/nlnl.yaml", {"loss.ln_neg": 110, "train.epochs": 2000}),
     ("cifar10/sym/nrce.yaml", {"loss.normalizer": "reference"}),
+    # mini-WebVision, spec §4.5 and §8.2
+    ("webvision_mini/nce+rce.yaml", {"loss.alpha": 50.0, "loss.beta": 0.1, "optim.lr": 0.4,
+                                     "optim.nesterov": True, "optim.weight_decay": 3e-5,
+                                     "schedule.name": "step", "schedule.gamma": 0.97,
+                                     "schedule.step_size": 1, "train.epochs": 250,
+                                     "train.batch_size": 512, "model.name": "tv_resnet50",
+                                     "noise.kind": "none"}),
+    ("webvision_mini/nce+mae.yaml", {"loss.alpha": 50.0, "loss.beta": 1.0}),
+    ("webvision_mini/nfl+rce.yaml", {"loss.alpha": 50.0, "loss.beta": 0.1, "loss.gamma": 0.5}),
+    ("webvision_mini/nfl+mae.yaml", {"loss.alpha": 50.0, "loss.beta": 1.0, "loss.gamma": 0.5}),
+    ("webvision_mini/sce.yaml", {"loss.alpha": 10.0, "loss.beta": 1.0}),
+    ("webvision_mini/gce.yaml", {"loss.q": 0.7}),
 ])
 def test_paper_settings(rel, expected):
     cfg = load_config(REPO / "configs" / rel)
