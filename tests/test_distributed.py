@@ -104,3 +104,16 @@ def test_a_signal_to_one_rank_stops_both_and_resume_is_exact(runs):
     full, again = metrics(root / "two"), metrics(out)
     assert [r["test_top1"] for r in again] == [r["test_top1"] for r in full]
     assert again[-1]["train_loss"] == pytest.approx(full[-1]["train_loss"], rel=1e-12)
+
+
+def test_a_user_error_on_rank_0_stops_every_rank_with_one_message(runs):
+    root, config = runs
+    # the directory holds a finished run and --resume is not given: rank 0 finds it, every
+    # rank receives the error (none waits in a collective), and it is printed once
+    again = torchrun("train.py", train_args(config, root / "two"))
+    assert again.returncode != 0
+    message = "already holds a finished run (result.json); pass --resume"
+    assert again.stderr.count(message) == 1, again.stderr[-2000:]
+    # with --resume it is recognised as finished on every rank: nothing to do, exit 0
+    done = torchrun("train.py", train_args(config, root / "two") + ["--resume"])
+    assert done.returncode == 0 and "nothing to do" in done.stdout
