@@ -99,14 +99,18 @@ def main(argv=None) -> int:
             "dataset.root": args.data_root, "out": args.out, "train.epochs": args.epochs,
             "noise.rate": args.noise_rate, "train.seed": args.seed,
             "dataset.train_subset": args.train_subset}, sets=args.set)
+        # cfg keeps the device as configured ("auto"), so a run resumes on another number of
+        # processes; the device this process uses is passed on its own
         dist, device_name = init_distributed(cfg["train.device"])
-        cfg["train.device"] = device_name
-        return train(args, cfg, dist)
+        return train(args, cfg, dist, device_name)
     except (UserError, DatasetError) as e:
         if args.debug:
             raise
-        if dist is None or dist.is_main:  # under torchrun every rank has the error: print once
-            print(f"error: {e}", file=sys.stderr)
+        # An error rank 0 found reached every rank (Dist.on_main): print it once. An error of
+        # another rank alone (its shard of the data) is printed by that rank.
+        if dist is None or dist.is_main or not getattr(e, "from_rank0", False):
+            rank = f"[rank {dist.rank}] " if dist is not None and dist.enabled else ""
+            print(f"{rank}error: {e}", file=sys.stderr)
         return 2
     finally:
         if dist is not None:
@@ -143,7 +147,7 @@ def read_checkpoint(path: Path, cfg: dict, labels_sha256: str, force: bool, devi
     return ckpt
 
 
-def train(args, cfg: dict, dist) -> int:
+def train(args, cfg: dict, dist, device_name: str) -> int:
     t_start = time.time()
     log = print if dist.is_main else (lambda *a, **k: None)
     out = Path(cfg["out"]) if cfg["out"] else default_run_dir(cfg)
@@ -159,7 +163,7 @@ def train(args, cfg: dict, dist) -> int:
                         "fast pipeline with torchrun")
 
     # ---- data, noise, model, loss, optimiser ---------------------------------------------
-    device = pick_device(cfg["train.device"])
+    device = pick_device(device_name)
     configure_threads(cfg["train.threads"])
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick kernels
@@ -220,6 +224,12 @@ def train(args, cfg: dict, dist) -> int:
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg["train.amp"] == "fp16")
+    if dist.enabled:
+        # Losses that draw random numbers (NLNL's complementary labels) use the global RNG:
+        # equal states on every process would draw the same numbers for different samples.
+        # (After the model is built: every rank starts from the same weights anyway.) Each
+        # process's state goes into the checkpoint.
+        torch.manual_seed(seed * 1_000_003 + 7_919 * (dist.rank + 1))
     step_model = wrap_ddp(model, dist, device)  # DDP averages gradients across processes
     if cfg["train.compile"]:
         step_model = torch.compile(step_model)
@@ -236,14 +246,24 @@ def train(args, cfg: dict, dist) -> int:
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
-        restore_rng(ckpt["rng"])
+        # each process continues its own RNG stream (NLNL draws from it); another number of
+        # processes than at the checkpoint continues rank 0's, re-derived per rank
+        rngs = ckpt.get("rng_ranks")
+        if rngs is not None and len(rngs) == dist.world:
+            restore_rng(rngs[dist.rank])
+        else:
+            restore_rng(ckpt["rng"])
+            if dist.enabled:
+                torch.manual_seed(int(torch.randint(2**62, (1,))) + dist.rank)
         start_epoch, start_step = ckpt["epoch"], ckpt.get("step", 0)
         history, partial = ckpt["history"], ckpt.get("partial")
         log(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}")
 
     # ---- the run directory: from here on rank 0 writes ---------------------------------------
-    if dist.is_main:
-        lock = RunLock(out).acquire()
+    run_dir = {}  # rank 0's lock and TensorBoard writer
+
+    def open_run_dir():
+        run_dir["lock"] = RunLock(out).acquire()
         remove_stale_temp_files(out)
         write_text_atomic(out / "config.yaml", to_yaml(cfg))
         write_json_atomic(out / "noise.json", noise_summary)
@@ -251,7 +271,10 @@ def train(args, cfg: dict, dist) -> int:
         if val_idx is not None:
             numpy_save_atomic(out / "noisy_val_indices.npy", val_idx)
         from torch.utils.tensorboard import SummaryWriter
-        tb = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1)
+        run_dir["tb"] = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1)
+
+    dist.on_main(open_run_dir)  # a failure there (the run is locked) stops every rank
+    lock, tb = run_dir.get("lock"), run_dir.get("tb")
     test_n = len(eval_sets["test"][1])
     log(f"{cfg['dataset.name']}: {len(clean)} train / {test_n} test, {K} classes | "
         f"noise {cfg['noise.kind']} {cfg['noise.rate']:g} (realised "
@@ -263,18 +286,22 @@ def train(args, cfg: dict, dist) -> int:
     epochs, batch_size = cfg["train.epochs"], cfg["train.batch_size"]
     term_names = criterion.term_names if isinstance(criterion, Combination) else ()
     n_train = len(clean)
-    n_batches = math.ceil(n_train / batch_size)
     skip_bad = cfg["train.nan_policy"] == "skip"
     shard = dist if dist.enabled else None
+    n_batches = math.ceil(n_train / batch_size)
+    if n_train > 1 and n_train - (n_batches - 1) * batch_size < dist.min_batch():
+        n_batches -= 1  # a final batch too small to train on is dropped (the batch sources)
 
     def save(epoch_done, step_done, partial_state):
+        """Called on every rank (it gathers each process's RNG state); rank 0 writes."""
+        rng_ranks = dist.gather_object(capture_rng()) if dist.enabled else None
         if not dist.is_main:
             return
         save_checkpoint(out / CHECKPOINT, {
             "epoch": epoch_done, "step": step_done, "partial": partial_state,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-            "rng": capture_rng(), "history": history, "config": cfg,
+            "rng": capture_rng(), "rng_ranks": rng_ranks, "history": history, "config": cfg,
             "noisy_labels_sha256": noise_summary["labels_sha256"]})
 
     def stopping(step: int) -> bool:
@@ -292,11 +319,6 @@ def train(args, cfg: dict, dist) -> int:
     for epoch in range(start_epoch, epochs):
         t_epoch = time.time()
         step_model.train()
-        if dist.enabled:
-            # Losses that draw random numbers (NLNL's complementary labels) use the global RNG;
-            # equal states on every process would draw the same numbers for different samples.
-            # Seeded per (seed, epoch, rank), so a resumed epoch replays its draws.
-            torch.manual_seed((seed * 1_000_003 + epoch) * 1_009 + dist.rank)
         # Device-side accumulators, read once per epoch: no host sync per step.
         sums = EpochAccumulator(term_names, device)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)
@@ -322,7 +344,8 @@ def train(args, cfg: dict, dist) -> int:
                 step_model, criterion, optimizer, scaler, x, y, cfg["train.amp"],
                 cfg["optim.grad_clip"], cfg["optim.l1"], grad_weight=weight)
             if skip_bad and dist.any(not bool(finite), device):
-                sums.add_skipped()
+                if dist.is_main:  # the sums are added up over processes at the epoch's end
+                    sums.add_skipped()
                 step += 1
                 stopped = stopping(step)
                 if stopped:
@@ -393,47 +416,53 @@ def train(args, cfg: dict, dist) -> int:
                 f"resume with --resume", file=sys.stderr)
             return 128 + stop.signal
 
-    if not dist.is_main:
-        dist.barrier()  # wait for rank 0's result.json
-        return 0
-    tb.close()
-    estimate = None
-    if not data.labels_are_noisy:
-        # Estimated against injected noise, from the final model on the (unaugmented) train set.
-        # Rank 0 alone (datasets with injected noise are small).
-        probs = predict_probs(model, source(train_images, "none"), len(clean),
-                              cfg["train.eval_batch_size"], cfg["train.amp"])
-        estimate = compare_estimate(estimate_noise(probs, train_noisy, K),
-                                    realised_transition(clean, train_noisy, K),
-                                    float(np.mean(train_noisy != clean)))
-    best = max(history, key=lambda r: r["test_top1"])
-    last = history[-1]
-    best_val = (max(history, key=lambda r: r["val_noisy_top1"]) if val_idx is not None else None)
-    result = {
-        "status": "finished",
-        "protocol": "last epoch (the paper's); best_on_test is test-selected and optimistic; "
-                    "best_on_noisy_val is selected on a held-out split of the noisy training set",
-        "last": {"epoch": last["epoch"], **{f"{name}_{m}": last[f"{name}_{m}"]
-                                            for name in eval_sets for m in ("top1", "top5")}},
-        "best_on_test": {"epoch": best["epoch"], "test_top1": best["test_top1"],
-                         "selected_on": "test set"},
-        "best_on_noisy_val": None if best_val is None else {
-            "epoch": best_val["epoch"], "test_top1": best_val["test_top1"],
-            "val_noisy_top1": best_val["val_noisy_top1"],
-            "selected_on": f"noisy validation split ({len(val_idx)} samples)"},
-        "noise_estimate": estimate,
-        "skipped_steps": sum(r["skipped_steps"] for r in history),
-        "noise": {k: v for k, v in noise_summary.items() if k != "transition"},
-        "device": str(device),
-        "processes": dist.world,
-        "wall_seconds": time.time() - t_start,
-        "config": cfg,
-    }
-    write_json_atomic(out / "result.json", result)
-    lock.release()
-    dist.barrier()
-    log(f"done: last-epoch test top-1 {last['test_top1']:.2f} (best {best['test_top1']:.2f} "
-        f"at epoch {best['epoch']}, selected on test) -> {out / 'result.json'}")
+    def finish_run():
+        """Rank 0: the noise estimate and result.json."""
+        tb.close()
+        estimate = None
+        if not data.labels_are_noisy:
+            # Estimated against injected noise, from the final model on the (unaugmented)
+            # train set; rank 0 alone (datasets with injected noise are small).
+            probs = predict_probs(model, source(train_images, "none"), len(clean),
+                                  cfg["train.eval_batch_size"], cfg["train.amp"])
+            estimate = compare_estimate(estimate_noise(probs, train_noisy, K),
+                                        realised_transition(clean, train_noisy, K),
+                                        float(np.mean(train_noisy != clean)))
+        best = max(history, key=lambda r: r["test_top1"])
+        last = history[-1]
+        best_val = (max(history, key=lambda r: r["val_noisy_top1"])
+                    if val_idx is not None else None)
+        result = {
+            "status": "finished",
+            "protocol": "last epoch (the paper's); best_on_test is test-selected and "
+                        "optimistic; best_on_noisy_val is selected on a held-out split of the "
+                        "noisy training set",
+            "last": {"epoch": last["epoch"], **{f"{name}_{m}": last[f"{name}_{m}"]
+                                                for name in eval_sets for m in ("top1", "top5")}},
+            "best_on_test": {"epoch": best["epoch"], "test_top1": best["test_top1"],
+                             "selected_on": "test set"},
+            "best_on_noisy_val": None if best_val is None else {
+                "epoch": best_val["epoch"], "test_top1": best_val["test_top1"],
+                "val_noisy_top1": best_val["val_noisy_top1"],
+                "selected_on": f"noisy validation split ({len(val_idx)} samples)"},
+            "noise_estimate": estimate,
+            "skipped_steps": sum(r["skipped_steps"] for r in history),
+            "noise": {k: v for k, v in noise_summary.items() if k != "transition"},
+            "device": str(device),
+            "processes": dist.world,
+            "wall_seconds": time.time() - t_start,
+            "config": cfg,
+        }
+        write_json_atomic(out / "result.json", result)
+        lock.release()
+        log(f"done: last-epoch test top-1 {last['test_top1']:.2f} (best {best['test_top1']:.2f} "
+            f"at epoch {best['epoch']}, selected on test) -> {out / 'result.json'}")
+
+    try:
+        if dist.is_main:
+            finish_run()
+    finally:
+        dist.barrier()  # the other ranks wait for rank 0's result.json (or its failure)
     return 0
 
 

@@ -41,7 +41,8 @@ class DeviceDataset:
         augmentation parameters it has in one process.
 
         A final batch of a single sample is dropped: BatchNorm cannot train on it. (Never the
-        case for the paper's datasets: 60000 % 128 = 96, 50000 % 128 = 80.)
+        case for the paper's datasets: 60000 % 128 = 96, 50000 % 128 = 80.) With `shard`, one of
+        fewer than 2 samples per process is dropped (Dist.min_batch).
         """
         n = len(self)
         order = torch.randperm(n, generator=generator)
@@ -51,7 +52,7 @@ class DeviceDataset:
             params = params.to(self.device)
         for start in range(first_step * batch_size, n, batch_size):
             stop = min(start + batch_size, n)
-            if stop - start == 1 and n > 1:
+            if stop - start < (2 if shard is None else shard.min_batch()) and n > 1:
                 break
             if shard is not None:
                 lo, hi = shard.shard_bounds(stop - start)

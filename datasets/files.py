@@ -122,7 +122,7 @@ class FileSource:
         batches = []
         for start in range(first_step * batch_size, n, batch_size):
             stop = min(start + batch_size, n)
-            if stop - start == 1 and n > 1:
+            if stop - start < (2 if shard is None else shard.min_batch()) and n > 1:
                 break  # BatchNorm cannot train on one sample (as in DeviceDataset)
             if shard is not None:
                 lo, hi = shard.shard_bounds(stop - start)

@@ -367,6 +367,9 @@ def loss_kwargs(cfg: dict) -> dict:
 
 
 def config_diff(old: dict, new: dict, ignore=RESUME_MAY_DIFFER) -> list[str]:
+    # A key added to SCHEMA after `old` was written held its default then: a run from an
+    # older version of this code resumes as long as the new key keeps its default.
+    old = {**{k: f.default for k, f in SCHEMA.items() if k not in old}, **old}
     keys = sorted((set(old) | set(new)) - set(ignore))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 

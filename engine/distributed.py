@@ -73,8 +73,17 @@ class Dist:
                 outcome = ("error", e)
         status, value = self.broadcast_object(outcome)
         if status == "error":
+            value.from_rank0 = True  # train.main prints such an error on rank 0 only
             raise value
         return value
+
+    def gather_object(self, obj):
+        """[obj of rank 0, obj of rank 1, ...] on rank 0; None on the other ranks."""
+        if not self.enabled:
+            return [obj]
+        out = [None] * self.world if self.is_main else None
+        dist.gather_object(obj, out, dst=0)
+        return out
 
     def any(self, flag: bool, device) -> bool:
         """True on every rank if it is true on any rank."""
@@ -100,6 +109,12 @@ class Dist:
         base, extra = divmod(n, self.world)
         start = self.rank * base + min(self.rank, extra)
         return start, start + base + (1 if self.rank < extra else 0)
+
+    def min_batch(self) -> int:
+        """The smallest global batch that is trained on: every process needs 2 samples (BatchNorm
+        cannot train on one). A smaller final batch of an epoch is dropped; in one process that
+        is a final batch of 1, which the paper's datasets never have."""
+        return 2 * self.world
 
     def shard_weight(self, n_local: int, n_global: int) -> float:
         """Factor on this rank's mean loss that makes DDP's gradient average the global mean."""

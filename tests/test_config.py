@@ -106,3 +106,14 @@ def test_paper_settings(rel, expected):
     cfg = load_config(REPO / "configs" / rel)
     for key, value in expected.items():
         assert cfg[key] == value, key
+
+
+def test_config_diff_lets_older_runs_resume():
+    """A run written before a key was added to SCHEMA (its config lacks the key) resumes as long
+    as the new key keeps its default; a changed value is still reported."""
+    from engine.config import config_diff
+    new = load_config(REPO / "configs/mnist/sym/ce.yaml")
+    old = {k: v for k, v in new.items() if k not in ("train.sync_bn", "dataset.decode")}
+    assert config_diff(old, new) == []
+    assert config_diff(old, {**new, "train.sync_bn": True}) == ["train.sync_bn: False -> True"]
+    assert config_diff(new, {**new, "optim.lr": 0.5}) == ["optim.lr: 0.01 -> 0.5"]

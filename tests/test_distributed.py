@@ -117,3 +117,30 @@ def test_a_user_error_on_rank_0_stops_every_rank_with_one_message(runs):
     # with --resume it is recognised as finished on every rank: nothing to do, exit 0
     done = torchrun("train.py", train_args(config, root / "two") + ["--resume"])
     assert done.returncode == 0 and "nothing to do" in done.stdout
+
+
+def test_nlnl_resume_is_exact_with_each_rank_own_rng_and_a_tiny_last_batch(tmp_path):
+    """NLNL draws complementary labels from the global RNG: each process has its own stream
+    (different samples must not get equal draws) and the checkpoint keeps all of them, so a
+    mid-epoch resume is bit-exact. 1003 samples in batches of 50 leave a last batch of 3,
+    fewer than 2 per process: it is dropped rather than trained with a 1-sample BatchNorm."""
+    config = write_config(tmp_path / "cfg.yaml", dataset="digits",
+                          loss={"name": "nlnl", "ln_neg": 1},
+                          train={"epochs": 2, "batch_size": 50, "device": "cpu",
+                                 "threads": 1})
+    args = ["--train-subset", "1003"]
+    full = torchrun("train.py", ["--config", str(config), "--out", str(tmp_path / "full")] + args)
+    assert full.returncode == 0, full.stderr[-2000:]
+    out = tmp_path / "cut"
+    cut = torchrun(REPO / "tests" / "interrupt_driver.py",
+                   ["SIGINT", "1", "4", "--", "--config", str(config), "--out", str(out)] + args)
+    assert cut.returncode != 0 and not (out / "result.json").exists()
+    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert (ckpt["epoch"], ckpt["step"]) == (1, 10)
+    states = ckpt["rng_ranks"]
+    assert len(states) == 2 and not torch.equal(states[0]["torch"], states[1]["torch"])
+    resumed = torchrun("train.py", ["--config", str(config), "--out", str(out), "--resume"] + args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    w_full, w_cut = weights(tmp_path / "full"), weights(out)
+    assert all(torch.equal(w_full[k], w_cut[k]) for k in w_full)
+    assert metrics(tmp_path / "full")[-1]["test_top1"] == metrics(out)[-1]["test_top1"]
