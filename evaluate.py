@@ -21,7 +21,7 @@ from engine.checkpoint import load_checkpoint, load_model_state
 from engine.errors import CheckpointError, UserError
 from engine.evaluation import evaluate
 from engine.io import write_json_atomic
-from engine.setup import pick_device, use_channels_last
+from engine.setup import dataset_options, pick_device, use_channels_last
 from models import build_model
 
 
@@ -42,9 +42,7 @@ def run(args) -> dict:
     ckpt = load_checkpoint(path, map_location=device)
     cfg = ckpt["config"]
     root = args.data_root or cfg["dataset.root"]
-    data = load_dataset(cfg["dataset.name"], root, options={
-        "test_root": args.test_root or cfg.get("dataset.test_root"),
-        "image_size": cfg.get("dataset.image_size"), "decode": cfg.get("dataset.decode", "cpu")})
+    data = load_dataset(cfg["dataset.name"], root, options=dataset_options(cfg, args.test_root))
     if cfg["dataset.num_classes"] is not None and data.num_classes != cfg["dataset.num_classes"]:
         raise CheckpointError(f"checkpoint {path} was trained with {cfg['dataset.num_classes']} "
                               f"classes but {cfg['dataset.name']} at {root} has {data.num_classes}")

@@ -22,7 +22,6 @@ process takes its share of every batch, and only rank 0 writes (engine/distribut
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import time
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from datasets import DatasetError, epoch_generator, load_dataset, make_data_source
+from datasets.device import train_batch_bounds
 from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state, restore_rng,
                                save_checkpoint)
 from engine.config import config_diff, load_config, loss_kwargs, to_yaml
@@ -44,7 +44,7 @@ from engine.metrics import EpochAccumulator
 from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_files,
                            write_metrics)
 from engine.step import forward_backward, optimizer_step
-from engine.setup import (build_optimizer, build_scheduler, check_writable,
+from engine.setup import (build_optimizer, build_scheduler, check_writable, dataset_options,
                           configure_threads, default_run_dir, noise_inputs, noisy_val_split,
                           pick_device,
                           seed_everything, subset_indices, use_channels_last)
@@ -170,9 +170,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     seed = cfg["train.seed"]
     seed_everything(seed)
     data = load_dataset(cfg["dataset.name"], cfg["dataset.root"], download=cfg["dataset.download"],
-                        options={"test_root": cfg["dataset.test_root"],
-                                 "image_size": cfg["dataset.image_size"],
-                                 "decode": cfg["dataset.decode"]})
+                        options=dataset_options(cfg))
     train_images, clean = data.train_images, data.train_labels
     subset = subset_indices(len(clean), cfg["dataset.train_subset"])
     if subset is not None:
@@ -288,9 +286,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     n_train = len(clean)
     skip_bad = cfg["train.nan_policy"] == "skip"
     shard = dist if dist.enabled else None
-    n_batches = math.ceil(n_train / batch_size)
-    if n_train > 1 and n_train - (n_batches - 1) * batch_size < dist.min_batch():
-        n_batches -= 1  # a final batch too small to train on is dropped (the batch sources)
+    n_batches = sum(1 for _ in train_batch_bounds(n_train, batch_size, shard=shard))
 
     def save(epoch_done, step_done, partial_state):
         """Called on every rank (it gathers each process's RNG state); rank 0 writes."""
@@ -346,18 +342,14 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
             if skip_bad and dist.any(not bool(finite), device):
                 if dist.is_main:  # the sums are added up over processes at the epoch's end
                     sums.add_skipped()
-                step += 1
-                stopped = stopping(step)
-                if stopped:
-                    break
-                continue
-            first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
-            bad_terms = torch.where((first_bad == step) & ~finite,
-                                    torch.cat([loss.detach().double().view(1), terms.double()]),
-                                    bad_terms)
-            optimizer_step(optimizer, scaler)
-            with torch.no_grad():
-                sums.add(loss, terms, logits.argmax(dim=1), y, y_clean)
+            else:
+                first_bad = torch.where((first_bad < 0) & ~finite, step, first_bad)
+                bad_terms = torch.where((first_bad == step) & ~finite,
+                                        torch.cat([loss.detach().double().view(1),
+                                                   terms.double()]), bad_terms)
+                optimizer_step(optimizer, scaler)
+                with torch.no_grad():
+                    sums.add(loss, terms, logits.argmax(dim=1), y, y_clean)
             step += 1
             stopped = stopping(step)
             if stopped:

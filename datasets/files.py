@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 
 from . import device_decode as dd
 from . import webvision as wv
+from .device import eval_bounds, train_batch_bounds
 
 
 class FileImages:
@@ -79,13 +80,14 @@ class FileSource:
         self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.paths = paths = images.path_list()
+        paths = images.path_list()
         if images.decode == "device":
             dataset, collate = dd.EncodedFileDataset(paths), dd.collate_encoded
         else:
             transform = wv.train_transform(images.size) if self.train else \
                 wv.eval_transform(images.size)
             dataset, collate = wv.FileListDataset([(p, 0) for p in paths], transform), None
+        self.dataset = dataset
         self.sampler = _Batches()
         # Training workers persist across epochs; evaluation workers are started per pass
         # (they would otherwise sit idle, holding memory, through every training epoch).
@@ -98,41 +100,33 @@ class FileSource:
 
     def _batches(self, step_offset: int = 0):
         for step, (x, index) in enumerate(self.loader, start=step_offset):
-            index = index.to(self.device, non_blocking=True)
             if self.images.decode == "device":
                 decoded = dd.decode_batch(x, self.device,
-                                          [self.paths[i] for i in index.tolist()])
+                                          [self.dataset.path(i) for i in index.tolist()])
                 if self.train:
                     g = torch.Generator().manual_seed(
                         (self._epoch_seed * 100_003 + step) * 1_009 + self.rank)
                     x = dd.train_augment(decoded, g, self.images.size)
                 else:
-                    x = dd.eval_transform_batch(decoded, int(round(self.images.size * 256 / 224)),
+                    x = dd.eval_transform_batch(decoded, wv.eval_resize(self.images.size),
                                                 self.images.size)
                 x = (x - self.mean) / self.std
             else:
                 x = x.to(self.device, non_blocking=True)
-            yield x.contiguous(memory_format=self.memory_format), index
+            yield (x.contiguous(memory_format=self.memory_format),
+                   index.to(self.device, non_blocking=True))
 
     def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0,
                       shard=None):
         n = len(self)
         order = torch.randperm(n, generator=generator).tolist()
         self._epoch_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        batches = []
-        for start in range(first_step * batch_size, n, batch_size):
-            stop = min(start + batch_size, n)
-            if stop - start < (2 if shard is None else shard.min_batch()) and n > 1:
-                break  # BatchNorm cannot train on one sample (as in DeviceDataset)
-            if shard is not None:
-                lo, hi = shard.shard_bounds(stop - start)
-                start, stop = start + lo, start + hi
-            batches.append(order[start:stop])
-        self.sampler.batches = batches
+        self.sampler.batches = [order[start:stop] for start, stop in
+                                train_batch_bounds(n, batch_size, first_step, shard)]
         yield from self._batches(first_step)
 
     def eval_batches(self, batch_size: int, shard=None):
-        first, last = (0, len(self)) if shard is None else shard.shard_bounds(len(self))
+        first, last = eval_bounds(len(self), shard)
         self.sampler.batches = [list(range(s, min(s + batch_size, last)))
                                 for s in range(first, last, batch_size)]
         yield from self._batches()

@@ -76,6 +76,14 @@ def noisy_val_split(n: int, fraction: float, seed: int):
     return np.sort(order[size:]), np.sort(order[:size])
 
 
+def dataset_options(cfg: dict, test_root: str | None = None) -> dict:
+    """load_dataset's options for datasets read as files (webvision_mini). `.get` with the
+    defaults: a checkpoint's config written before these keys existed lacks them."""
+    return {"test_root": test_root or cfg.get("dataset.test_root"),
+            "image_size": cfg.get("dataset.image_size"),
+            "decode": cfg.get("dataset.decode", "cpu")}
+
+
 def noise_inputs(cfg: dict, train_images, subset) -> dict:
     """Extra inputs of the noise kinds that need more than the labels."""
     kind = cfg["noise.kind"]
