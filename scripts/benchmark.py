@@ -12,6 +12,11 @@ training step (engine/step.py: forward, fp32 loss, backward, clip 5.0, SGD) fed 
   fast:      uint8 tensor on the device + batched augmentation, channels_last
              (+ bf16 autocast on CUDA, the setting a GPU user would run),
   fast_bf16: the fast path with bf16 autocast (also on the CPU, where it is optional),
+  official:  the authors' own train() (../shared/reference/official-apl, through
+             scripts/official_apl.py): their DataLoader, model, loss, SGD step and per-step
+             metrics, on the same real data, batch and threads; timed from their loader's side,
+             so exactly --steps of their steps are counted (MNIST and CIFAR-10 only: it needs
+             the real files; skipped with the reason where they or the code are missing),
 each in a fresh subprocess (so peak memory is that pipeline's own), after --warmup steps.
 Real data is used when found under --data-root (MNIST, CIFAR-10); otherwise, and always for
 CIFAR-100 (not available offline), random uint8 images of the right shape, which cost the
@@ -35,6 +40,26 @@ MODELS = {  # benchmark name -> (paper config, training-set size)
     "cifar10": ("configs/cifar10/sym/nce+rce.yaml", 50000),
     "cifar100": ("configs/cifar100/sym/nce+rce.yaml", 50000),
 }
+
+
+def measure_official(model_key: str, steps: int, warmup: int, data_root: str,
+                     workers: int) -> dict:
+    """Runs in a worker subprocess: time `steps` of the authors' own training steps."""
+    import torch
+
+    from engine.config import load_config
+    from scripts import official_apl
+    cfg = load_config(ROOT / MODELS[model_key][0])
+    try:
+        seconds = official_apl.time_training_steps(cfg, Path(data_root), warmup, steps, workers)
+    except official_apl.ReferenceMissing as e:
+        return {"skipped": str(e)}
+    batch = cfg["train.batch_size"]
+    return {"images_per_s": steps * batch / seconds, "step_ms": 1000 * seconds / steps,
+            "epoch_s": MODELS[model_key][1] * seconds / (steps * batch),
+            "peak_mem_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "device": f"{'cuda' if torch.cuda.is_available() else 'cpu'} "
+                      f"({torch.get_num_threads()} threads)"}
 
 
 def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: str,
@@ -122,6 +147,8 @@ def run_worker(args, model_key, pipeline) -> dict:
     cmd = [sys.executable, __file__, "--worker", model_key, pipeline, "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--data-root", args.data_root, "--workers",
            str(args.workers), "--device", args.device]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"benchmark worker failed ({model_key}, {pipeline}):\n{done.stderr[-2000:]}")
@@ -139,12 +166,24 @@ def main(argv=None) -> int:
                    help="DataLoader workers of the reference pipeline (the official runs used 0 "
                         "on this CPU: more was slower, ../shared/docs/hardware-and-baselines.md)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, help="torch threads in every measurement (default: "
+                                               "torch's own, the same for all)")
+    p.add_argument("--no-official", action="store_true",
+                   help="skip the authors' own training step")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--worker", nargs=2, metavar=("MODEL", "PIPELINE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        print(json.dumps(measure(*args.worker, args.steps, args.warmup, args.data_root,
-                                 args.workers, args.device)))
+        if args.threads:
+            import torch
+            torch.set_num_threads(args.threads)
+        if args.worker[1] == "official":
+            row = measure_official(args.worker[0], args.steps, args.warmup, args.data_root,
+                                   args.workers)
+        else:
+            row = measure(*args.worker, args.steps, args.warmup, args.data_root, args.workers,
+                          args.device)
+        print(json.dumps(row))
         return 0
     report = {}
     for model_key in args.models.split(","):
@@ -153,6 +192,7 @@ def main(argv=None) -> int:
         rows = {pipe: run_worker(args, model_key, pipe)
                 for pipe in ("reference", "fast", "fast_bf16")}
         ref, fast, fast_bf16 = rows["reference"], rows["fast"], rows["fast_bf16"]
+        official = official_row(args, model_key, fast["data"])
         report[model_key] = {
             "model": load_model_name(model_key),
             "fast_images_per_s": fast["images_per_s"],
@@ -164,6 +204,7 @@ def main(argv=None) -> int:
             "peak_mem_mib": {k: v["peak_mem_mib"] for k, v in rows.items()},
             "peak_mem_kind": fast["peak_mem_kind"], "data": fast["data"],
             "device": fast["device"], "steps": args.steps,
+            **official_fields(official, fast, ref),
         }
         if not args.json:
             r = report[model_key]
@@ -176,9 +217,41 @@ def main(argv=None) -> int:
                   f"  fast+bf16 {fast_bf16['images_per_s']:8.0f} img/s  epoch "
                   f"{fast_bf16['epoch_s']:7.1f} s  peak {fast_bf16['peak_mem_mib']:6.0f} MiB  "
                   f"ratio {r['ratio_bf16']:.2f}x", flush=True)
+            print(official_line(official, r), flush=True)
     if args.json:
         print(json.dumps(report, indent=2))
     return 0
+
+
+def official_row(args, model_key: str, data: str) -> dict:
+    if args.no_official:
+        return {"skipped": "--no-official"}
+    if data != "real":
+        return {"skipped": f"the authors' code needs the real {model_key} files under "
+                           f"{args.data_root}"}
+    if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
+        return {"skipped": f"device {args.device}"}
+    return run_worker(args, model_key, "official")
+
+
+def official_fields(official: dict, fast: dict, ref: dict) -> dict:
+    """The authors' step beside ours: images/s and the speed-ups over it."""
+    if "skipped" in official:
+        return {"official_skipped": official["skipped"]}
+    return {"official_images_per_s": official["images_per_s"],
+            "ratio_fast_vs_official": fast["images_per_s"] / official["images_per_s"],
+            "ratio_reference_pipeline_vs_official": ref["images_per_s"] / official["images_per_s"],
+            "official_epoch_s": official["epoch_s"],
+            "official_peak_mem_mib": official["peak_mem_mib"]}
+
+
+def official_line(official: dict, r: dict) -> str:
+    if "skipped" in official:
+        return f"  official  skipped: {official['skipped']}"
+    return (f"  official  {official['images_per_s']:8.0f} img/s  epoch {official['epoch_s']:7.1f} s"
+            f"  peak {official['peak_mem_mib']:6.0f} MiB  (the authors' train(); fast is "
+            f"{r['ratio_fast_vs_official']:.2f}x, the re-implemented reference pipeline "
+            f"{r['ratio_reference_pipeline_vs_official']:.2f}x)")
 
 
 def load_model_name(model_key: str) -> str:

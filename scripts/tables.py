@@ -253,6 +253,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3, help="seeds expected per cell")
     p.add_argument("--out", type=Path, default=Path("docs/results"))
     p.add_argument("--figures", action="store_true", help="also write PNG/PDF figures")
+    p.add_argument("--official-runs", type=Path,
+                   help="runs of the authors' code (scripts/official_apl.py --runs): adds the "
+                        "three-column side-by-side table and figures (scripts/compare_official.py)")
     p.add_argument("--curve-metrics", default="test_top1,mem_flipped_fit_noisy",
                    help="metrics.jsonl columns plotted against epoch for the paper's loss groups "
                         "(mem_flipped_fit_noisy: %% of flipped samples fit to their noisy label)")
@@ -282,6 +285,10 @@ def main(argv=None) -> int:
         print("\n".join(str(w) for w in written))
     for path in noise_estimate_table(args.runs, args.out, args.dataset):
         print(path)
+    if args.official_runs:
+        from scripts.compare_official import write_all
+        for path in write_all(args.runs, args.official_runs, args.dataset, args.out, args.figures):
+            print(path)
     return 0
 
 

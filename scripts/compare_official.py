@@ -1,0 +1,204 @@
+#!/usr/bin/env python
+"""Three columns per cell: published | the authors' code, run here | this project, with a
+verdict, and both codes' per-epoch curves in one figure per cell.
+
+    python scripts/compare_official.py --runs runs/side/ours --official-runs runs/side/official \
+        --dataset mnist --out docs/results/side_by_side
+    (also: python scripts/tables.py ... --official-runs DIR)
+
+Both run roots use the sweep layout <root>/<dataset>/<kind>/<rate>/<loss>/seed<S>/ (this
+project's runs from scripts/sweep.py, the authors' from scripts/official_apl.py --runs). A cell
+is the last-epoch test top-1, mean ± std (ddof 0) over the seeds that ran. Verdicts:
+
+  all agree                        this project ≈ the authors' code ≈ published
+  project = authors' ≠ published   both codes agree with each other, not with the paper's
+                                   table: the published value does not follow from the
+                                   released code on current libraries
+  project ≠ authors'               the two codes disagree: a fidelity question for this project
+  partial                          a run has not finished its schedule (epochs shown)
+  no authors' run / no project run
+
+"≈" between the codes: within max(2 points, 2 × the larger std over seeds); a single seed per
+code has no std, so 2 points it is (runs of one setting differ by about that from seed to seed
+at the late-training cells; see docs/REPRODUCTION.md). "≈ published": inside the published
+mean ± 2 std (± 1 point where the published std is below 0.5), as in scripts/tables.py.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from scripts.tables import fmt_setting, load_published, mean_std, outside, save_figure  # noqa: E402
+
+CODE_TOLERANCE = 2.0   # points; see the module docstring
+
+
+def collect_runs(root: Path, dataset: str) -> dict:
+    """{(kind, setting, loss): [{seed, top1, epochs_run, schedule_epochs, metrics}]}."""
+    cells = defaultdict(list)
+    for result_path in sorted((Path(root) / dataset).glob("*/*/*/seed*/result.json")):
+        result = json.loads(result_path.read_text())
+        kind, setting, loss, seed = result_path.parts[-5:-1]
+        epochs = result.get("epochs_run", result["last"]["epoch"])
+        schedule = result.get("schedule_epochs", result.get("config", {}).get("train.epochs",
+                                                                                epochs))
+        cells[(kind, setting, loss)].append({
+            "seed": seed[4:], "top1": result["last"]["test_top1"], "epochs_run": epochs,
+            "schedule_epochs": schedule, "metrics": result_path.parent / "metrics.jsonl"})
+    return cells
+
+
+def summarise(runs: list[dict]) -> dict | None:
+    if not runs:
+        return None
+    mean, std = mean_std([r["top1"] for r in runs], ddof=0)
+    return {"mean": mean, "std": std, "n": len(runs),
+            "complete": all(r["epochs_run"] >= r["schedule_epochs"] for r in runs),
+            "epochs": min(r["epochs_run"] for r in runs),
+            "schedule": max(r["schedule_epochs"] for r in runs)}
+
+
+def codes_agree(ours: dict, theirs: dict) -> bool:
+    spreads = [s for s in (ours["std"], theirs["std"]) if not math.isnan(s)]
+    tolerance = max(CODE_TOLERANCE, 2 * max(spreads)) if spreads else CODE_TOLERANCE
+    return abs(ours["mean"] - theirs["mean"]) <= tolerance
+
+
+def verdict(ours: dict | None, theirs: dict | None, published) -> str:
+    if ours is None:
+        return "no project run"
+    if theirs is None:
+        return "no authors' run"
+    if not (ours["complete"] and theirs["complete"]):
+        return "partial"
+    if not codes_agree(ours, theirs):
+        return "project ≠ authors'"
+    if published is None:
+        return "project = authors' (nothing published)"
+    if outside(ours["mean"], published) or outside(theirs["mean"], published):
+        return "project = authors' ≠ published"
+    return "all agree"
+
+
+def fmt(summary: dict | None) -> str:
+    if summary is None:
+        return "–"
+    text = f"{summary['mean']:.2f}" + ("" if math.isnan(summary["std"]) else f"±{summary['std']:.2f}")
+    text += f" (n={summary['n']})"
+    if not summary["complete"]:
+        text += f" [epoch {summary['epochs']}/{summary['schedule']}]"
+    return text
+
+
+def build_rows(ours: dict, theirs: dict, published: dict) -> list[dict]:
+    rows = []
+    for key in sorted(set(ours) | set(theirs)):
+        kind, setting, loss = key
+        pub = published.get(kind, {}).get(loss, {}).get(float(setting))
+        a, b = summarise(ours.get(key, [])), summarise(theirs.get(key, []))
+        rows.append({"kind": kind, "setting": setting, "loss": loss, "published": pub,
+                     "official": b, "ours": a, "verdict": verdict(a, b, pub)})
+    return rows
+
+
+def write_report(rows: list[dict], out: Path, dataset: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    md = [f"### {dataset}: published | the authors' code, run here | this project "
+          f"(last-epoch test top-1, mean ± std over seeds, ddof 0)", "",
+          "| noise | loss | published | authors' code | this project | verdict |",
+          "|---|---|---|---|---|---|"]
+    for r in rows:
+        pub = "–" if r["published"] is None else f"{r['published'][0]:.2f}±{r['published'][1]:.2f}"
+        md.append(f"| {r['kind']} {r['setting']} | {r['loss']} | {pub} | {fmt(r['official'])} | "
+                  f"{fmt(r['ours'])} | {r['verdict']} |")
+    paths = [out / f"{dataset}_side_by_side.md", out / f"{dataset}_side_by_side.csv"]
+    paths[0].write_text("\n".join(md) + "\n")
+    with open(paths[1], "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["kind", "setting", "loss", "published_mean", "published_std",
+                    "official_mean", "official_std", "official_n", "official_epochs",
+                    "ours_mean", "ours_std", "ours_n", "ours_epochs", "verdict"])
+        for r in rows:
+            p = r["published"] or [None, None]
+            cols = []
+            for s in (r["official"], r["ours"]):
+                cols += ([None] * 4 if s is None else
+                         [f"{s['mean']:.4f}", f"{s['std']:.4f}", s["n"], s["epochs"]])
+            w.writerow([r["kind"], r["setting"], r["loss"], *p, *cols, r["verdict"]])
+    return paths
+
+
+def read_curve(metrics: Path) -> list[float]:
+    return [json.loads(line)["test_top1"] for line in metrics.read_text().splitlines()]
+
+
+def figure_cell(ours: list[dict], theirs: list[dict], published, out: Path, dataset: str,
+                key: tuple) -> list[Path]:
+    """Test top-1 per epoch, one line per run of each code, the published value as a band."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    kind, setting, loss = key
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for runs, label, colour in ((theirs, "authors' code", "tab:orange"),
+                                (ours, "this project", "tab:blue")):
+        for r in runs:
+            curve = read_curve(r["metrics"])
+            ax.plot(range(1, len(curve) + 1), curve, color=colour, marker="." if len(curve) < 3
+                    else None, label=f"{label}, seed {r['seed']}", alpha=0.9)
+    if published is not None:
+        m, s = published
+        ax.axhspan(m - s, m + s, color="grey", alpha=0.25)
+        ax.axhline(m, color="grey", ls="--", lw=1, label=f"published {m:.2f}±{s:.2f}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test top-1 (%)")
+    ax.set_title(f"{dataset} {kind} {setting} {loss.upper()}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, out / f"{dataset}_{kind}_{setting}_{loss}_side_by_side")
+
+
+def write_all(runs: Path, official_runs: Path, dataset: str, out: Path,
+              figures: bool = True) -> list[Path]:
+    ours, theirs = collect_runs(runs, dataset), collect_runs(official_runs, dataset)
+    if not theirs:
+        print(f"no runs of the authors' code under {official_runs / dataset}", file=sys.stderr)
+        return []
+    published = load_published(dataset)
+    rows = build_rows(ours, theirs, published)
+    written = write_report(rows, out, dataset)
+    if figures:
+        for r in rows:
+            key = (r["kind"], r["setting"], r["loss"])
+            written += figure_cell(ours.get(key, []), theirs.get(key, []), r["published"], out,
+                                   dataset, key)
+    return written
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--runs", type=Path, required=True, help="this project's sweep root")
+    p.add_argument("--official-runs", type=Path, required=True,
+                   help="the authors' code's runs (scripts/official_apl.py --runs)")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--out", type=Path, required=True, help="where the table and figures go")
+    p.add_argument("--no-figures", action="store_true")
+    args = p.parse_args(argv)
+    written = write_all(args.runs, args.official_runs, args.dataset, args.out,
+                        not args.no_figures)
+    print("\n".join(map(str, written)))
+    return 0 if written else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

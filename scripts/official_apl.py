@@ -1,0 +1,465 @@
+#!/usr/bin/env python
+"""Run the authors' code (../shared/reference/official-apl/archive) as a baseline, into this
+project's run layout.
+
+    python scripts/official_apl.py --config configs/mnist/sym/nce+rce.yaml --noise-rate 0.8 \
+        --seed 0 --data-root data --runs runs/official --threads 1 [--stop-after 8]
+
+The authors' `train.py` runs unchanged apart from the compatibility fixes its README lists
+(`COMPAT_FIXES`, applied to a patched copy in a temporary folder; the copy in ../shared stays
+untouched). This project's config only chooses what the authors' command line can express:
+the dataset, the loss and its alpha/beta/q/gamma, the noise kind and rate, and the seed;
+everything else (model, optimiser, weight decay, schedule, epochs) is what its `train()` hard-
+codes, and is recorded in result.json under `reference_args`. Its own seeding is used
+(`torch.manual_seed(seed)`, `np.random.seed(seed)` before the noise), so the noisy labels equal
+this project's for the same seed (checked here; `noise_match` in result.json).
+
+Hooks, all outside its code: `model_eval` is wrapped to keep the top-1/top-5 of each epoch; the
+per-epoch `pickle.dump` of its history is the epoch-end hook that writes `metrics.jsonl`, a
+checkpoint (model, optimiser, schedule, RNG states) and, after `--stop-after N` epochs, stops
+without touching the cosine schedule's T_max; `train_fixed` is wrapped so that `--resume`
+continues from that checkpoint bit-exactly (its DataLoader draws its order from the torch
+generator, which the checkpoint holds). Accuracies are written in percent.
+
+Also importable: `import_reference("loss")` etc. give the authors' modules with the fixes,
+for the side-by-side tests (tests/test_official.py) and scripts/benchmark.py.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ARCHIVE = Path(os.environ.get("OFFICIAL_APL", ROOT.parent / "shared" / "reference" /
+                              "official-apl" / "archive"))
+CODE_NAME = "official-apl"
+
+# (file, text, replacement, why): the fixes the reference README lists, nothing else.
+COMPAT_FIXES = [
+    ("utils/utils.py", "correct[:k].view(-1)", "correct[:k].reshape(-1)",
+     "top-k on a transposed tensor: .view raises on current torch"),
+    ("dataset.py", "new_y[idx] = np.where(flipped == 1)[0]",
+     "new_y[idx] = np.where(flipped == 1)[0][0]",
+     "numpy 2 refuses to assign a 1-element array to one element (multiclass_noisify)"),
+    ("dataset.py", "from torchvision import datasets, transforms\n",
+     "from torchvision import datasets, transforms\nimport torchvision.datasets.cifar as _cifar\n"
+     "_cifar.check_integrity = lambda *args, **kwargs: True\n",
+     "torchvision's CIFAR md5 check rejects the locally prepared pickles"),
+]
+# The module names the authors' files import each other by; ours ("train") must not clash.
+REFERENCE_MODULES = ("loss", "model", "dataset", "train_util", "train", "utils", "utils.utils")
+
+# This project's loss name -> the authors' --loss choice.
+LOSS_NAMES = {
+    "ce": "CE", "fl": "FocalLoss", "mae": "MAE", "rce": "RCE", "gce": "GCE", "sce": "SCE",
+    "nlnl": "NLNL", "nce": "NCE", "nfl": "NFL", "ngce": "NGCE", "nmae": "NMAE", "nrce": "NRCE",
+    "nce+rce": "NCEandRCE", "nce+mae": "NCEandMAE", "nfl+rce": "NFLandRCE",
+    "nfl+mae": "NFLandMAE", "gce+mae": "GCEandMAE", "gce+rce": "GCEandRCE",
+    "gce+nce": "GCEandNCE", "mae+rce": "MAEandRCE", "nfl+nce": "NFLandNCE",
+    "ngce+nce": "NGCEandNCE", "ngce+mae": "NGCEandMAE", "ngce+rce": "NGCEandRCE",
+}
+DATASETS = ("mnist", "cifar10", "cifar100")
+# The folders its loaders look in, under --data_path; MNISTNoisy is its MNIST subclass.
+DATA_LINKS = {"MNIST": "MNIST", "MNISTNoisy": "MNIST", "cifar-10-batches-py": "cifar-10-batches-py",
+              "cifar-100-python": "cifar-100-python"}
+
+
+class ReferenceMissing(RuntimeError):
+    pass
+
+
+def archive_dir() -> Path:
+    if not (ARCHIVE / "train.py").is_file():
+        raise ReferenceMissing(f"the authors' code is not at {ARCHIVE}; place "
+                               f"shared/reference/official-apl beside the repository or set "
+                               f"OFFICIAL_APL to its archive/ folder")
+    return ARCHIVE
+
+
+_PATCHED: Path | None = None
+
+
+def patched_copy() -> Path:
+    """The archive copied once per process into a temporary folder, with COMPAT_FIXES applied.
+    Each fix must match exactly once, so a changed archive fails loudly instead of silently."""
+    global _PATCHED
+    if _PATCHED is not None:
+        return _PATCHED
+    dest = Path(tempfile.mkdtemp(prefix="official-apl-")) / "archive"
+    shutil.copytree(archive_dir(), dest, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, text, replacement, why in COMPAT_FIXES:
+        path = dest / name
+        source = path.read_text()
+        if source.count(text) != 1:
+            raise ReferenceMissing(f"compatibility fix for {name} ({why}) expects {text!r} "
+                                   f"exactly once; the archive at {ARCHIVE} has changed")
+        path.write_text(source.replace(text, replacement))
+    _PATCHED = dest
+    return dest
+
+
+@contextlib.contextmanager
+def reference_namespace():
+    """Import the authors' modules by their own names, then give those names back: this
+    project's `train` module and theirs never meet in sys.modules."""
+    path = str(patched_copy())
+    saved = {name: sys.modules.pop(name) for name in REFERENCE_MODULES if name in sys.modules}
+    sys.path.insert(0, path)
+    try:
+        yield
+    finally:
+        sys.path.remove(path)
+        for name in REFERENCE_MODULES:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+def import_reference(*names: str):
+    """The authors' modules ("loss", "model", "dataset", ...), freshly imported with the fixes."""
+    with reference_namespace():
+        modules = [importlib.import_module(name) for name in names]
+    return modules[0] if len(modules) == 1 else modules
+
+
+def import_reference_train(argv: list[str], workdir: Path):
+    """Their train.py parses sys.argv and makes logs/ and checkpoints/ in the working directory
+    when imported; both are pointed at `workdir` for the import."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    old_argv, old_cwd = sys.argv, os.getcwd()
+    sys.argv = ["train.py", *argv]
+    os.chdir(workdir)
+    try:
+        return import_reference("train")
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
+
+
+# ---------------------------------------------------------------------------------------------
+# From this project's config to the authors' command line
+# ---------------------------------------------------------------------------------------------
+def reference_argv(cfg: dict, data_path: Path, workers: int = 0) -> list[str]:
+    dataset, loss = cfg["dataset.name"], cfg["loss.name"]
+    if dataset not in DATASETS:
+        raise SystemExit(f"error: the authors' code has no dataset {dataset!r}; use one of "
+                         f"{', '.join(DATASETS)}")
+    if loss not in LOSS_NAMES:
+        raise SystemExit(f"error: loss {loss!r} has no counterpart in the authors' code; use one "
+                         f"of {', '.join(sorted(LOSS_NAMES))}")
+    kind = cfg["noise.kind"]
+    if kind not in ("symmetric", "asymmetric", "none"):
+        raise SystemExit(f"error: the authors' code has only symmetric and asymmetric noise, "
+                         f"not {kind!r}")
+    rate = 0.0 if kind == "none" else cfg["noise.rate"]
+    single = "+" not in loss
+    # For a single loss its --alpha is the loss's scale; for a pair, alpha and beta.
+    alpha = cfg.get("loss.scale", 1.0) if single else cfg.get("loss.alpha", 1.0)
+    argv = ["--dataset_type", dataset, "--loss", LOSS_NAMES[loss], "--nr", repr(rate),
+            "--seed", str(cfg["train.seed"]), "--alpha", repr(alpha),
+            "--beta", repr(cfg.get("loss.beta", 1.0)), "--q", repr(cfg.get("loss.q", 0.7)),
+            "--gamma", repr(cfg.get("loss.gamma", 2.0)), "--data_path", str(data_path),
+            "--data_nums_workers", str(workers), "--batch_size", str(cfg["train.batch_size"]),
+            "--lr", repr(cfg["optim.lr"]), "--run_version", "harness"]
+    return argv + (["--asym"] if kind == "asymmetric" else [])
+
+
+def link_data(data_root: Path, dest: Path) -> Path:
+    """A data folder in the layout its loaders expect, made of links to the prepared one."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for link, target in DATA_LINKS.items():
+        if (data_root / target).exists() and not (dest / link).exists():
+            (dest / link).symlink_to((data_root / target).resolve())
+    return dest
+
+
+def our_noisy_labels(cfg: dict, clean, num_classes: int):
+    """This project's noisy labels for the same setting (its default, "reference" variant)."""
+    from noise import make_noisy_labels
+    return make_noisy_labels(clean, cfg["noise.kind"], cfg["noise.rate"], num_classes,
+                             dataset=cfg["dataset.name"], seed=cfg["train.seed"],
+                             variant="reference").labels
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+class StopAfter(Exception):
+    pass
+
+
+class Harness:
+    """State shared by the hooks around one run of the authors' train()."""
+
+    def __init__(self, module, cfg: dict, out: Path, stop_after: int | None, resume: bool):
+        self.module, self.cfg, self.out = module, cfg, out
+        self.stop_after, self.resume = stop_after, resume
+        self.history: list[dict] = []
+        self.last_eval = (float("nan"), float("nan"))
+        self.objects = None          # (model, optimizer, scheduler) once train_fixed is called
+        self.lr = None
+        self.t_epoch = time.time()
+        self.noise: dict = {}
+
+    # -- hooks -------------------------------------------------------------------------------
+    def model_eval(self, original):
+        def wrapped(*args, **kwargs):
+            self.last_eval = original(*args, **kwargs)
+            return self.last_eval
+        return wrapped
+
+    def train_fixed(self, original):
+        def wrapped(starting_epoch, data_loader, model, criterion, optimizer, scheduler, util):
+            if self.objects is not None:
+                raise SystemExit("error: a second training phase (DMI) is not supported by the "
+                                 "harness; run DMI with the authors' train.py directly")
+            self.objects = (model, optimizer, scheduler)
+            self.record_noise(data_loader["train_dataset"].dataset)
+            self.lr = optimizer.param_groups[0]["lr"]
+            if self.resume and (self.out / "checkpoints" / "last.pt").is_file():
+                starting_epoch = self.restore()
+            self.t_epoch = time.time()
+            return original(starting_epoch, data_loader, model, criterion, optimizer, scheduler,
+                            util)
+        return wrapped
+
+    def dump(self, history, handle, protocol=None):
+        """Their epoch end: after the schedule step and the evaluation."""
+        pickle.dump(history, handle, protocol=protocol)
+        epoch = len(history["test_acc"])
+        top1, top5 = self.last_eval
+        optimizer = self.objects[1]
+        self.history.append({
+            "epoch": epoch, "lr": self.lr, "train_loss": history["train_loss"][-1],
+            "train_acc_noisy": 100.0 * history["train_acc"][-1], "test_top1": 100.0 * top1,
+            "test_top5": 100.0 * top5, "epoch_seconds": time.time() - self.t_epoch})
+        self.lr = optimizer.param_groups[0]["lr"]
+        self.save(epoch, history)
+        print(f"[{CODE_NAME}] epoch {epoch} test {100.0 * top1:.2f} "
+              f"({self.history[-1]['epoch_seconds']:.1f}s)", flush=True)
+        self.t_epoch = time.time()
+        if self.stop_after is not None and epoch >= self.stop_after:
+            raise StopAfter
+
+    # -- state -------------------------------------------------------------------------------
+    def record_noise(self, train_dataset) -> None:
+        import numpy as np
+        from noise import labels_hash
+        from datasets import load_dataset
+        noisy = np.asarray(train_dataset.targets, dtype=np.int64)
+        data = load_dataset(self.cfg["dataset.name"], self.cfg["dataset.root"])
+        clean = data.train_labels
+        ours = our_noisy_labels(self.cfg, clean, data.num_classes)
+        self.noise = {"labels_sha256": labels_hash(noisy),
+                      "realised_rate": float(np.mean(noisy != clean)),
+                      "noise_match": bool(np.array_equal(noisy, ours))}
+        from engine.io import numpy_save_atomic
+        numpy_save_atomic(self.out / "noisy_labels.npy", noisy)
+
+    def save(self, epoch: int, history) -> None:
+        from engine.checkpoint import capture_rng, save_checkpoint
+        from engine.rundir import write_metrics
+        model, optimizer, scheduler = self.objects
+        m = self.module
+        save_checkpoint(self.out / "checkpoints" / "last.pt", {
+            "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "rng": capture_rng(), "history": self.history,
+            "reference_history": {k: list(v) for k, v in history.items()},
+            "globals": [m.GLOBAL_STEP, m.EVAL_STEP, m.EVAL_BEST_ACC],
+            "noisy_labels_sha256": self.noise["labels_sha256"], "config": self.cfg})
+        write_metrics(self.out, self.history)
+
+    def restore(self) -> int:
+        from engine.checkpoint import load_checkpoint, restore_rng
+        ckpt = load_checkpoint(self.out / "checkpoints" / "last.pt")
+        if ckpt["noisy_labels_sha256"] != self.noise["labels_sha256"]:
+            raise SystemExit(f"error: {self.out} was trained on other noisy labels; use "
+                             f"another --out")
+        model, optimizer, scheduler = self.objects
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        restore_rng(ckpt["rng"])
+        m = self.module
+        m.GLOBAL_STEP, m.EVAL_STEP, m.EVAL_BEST_ACC = ckpt["globals"]
+        m.TRAIN_HISTORY.clear()
+        m.TRAIN_HISTORY.update(ckpt["reference_history"])
+        self.history = ckpt["history"]
+        self.lr = optimizer.param_groups[0]["lr"]
+        print(f"[{CODE_NAME}] resuming {self.out} after epoch {ckpt['epoch']}", flush=True)
+        return ckpt["epoch"]
+
+
+def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = False,
+        threads: int | None = None) -> dict:
+    """Train with the authors' code; returns (and writes) result.json."""
+    import torch
+    from engine.io import write_json_atomic, write_text_atomic
+    from engine.config import to_yaml
+    if threads:
+        torch.set_num_threads(threads)
+    out = out.resolve()  # their train.py runs in `work`; every path handed to it is absolute
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "official_work"   # their logs/ and checkpoints/ (history pickles)
+    data_path = link_data(Path(cfg["dataset.root"]).resolve(), work / "data")
+    argv = reference_argv(cfg, data_path)
+    module = import_reference_train(argv, work)
+    harness = Harness(module, cfg, out, stop_after, resume)
+    module.model_eval = harness.model_eval(module.model_eval)
+    module.train_fixed = harness.train_fixed(module.train_fixed)
+    module.pickle = argparse.Namespace(dump=harness.dump, HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL)
+    write_text_atomic(out / "config.yaml", to_yaml(cfg))
+    t0 = time.time()
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        module.train()
+        stopped = False
+    except StopAfter:
+        stopped = True
+    finally:
+        os.chdir(cwd)
+    result = build_result(harness, argv, module.args.epoch, stopped, time.time() - t0, threads)
+    write_json_atomic(out / "result.json", result)
+    return result
+
+
+def build_result(harness: Harness, argv, schedule_epochs: int, stopped: bool, seconds: float,
+                 threads) -> dict:
+    import torch
+    history = harness.history
+    last = history[-1]
+    best = max(history, key=lambda r: r["test_top1"])
+    return {
+        "status": "stopped_early" if stopped else "finished",
+        "code": CODE_NAME,
+        "source": str(ARCHIVE),
+        "compat_fixes": [why for _, _, _, why in COMPAT_FIXES],
+        "epochs_run": last["epoch"], "schedule_epochs": schedule_epochs,
+        "last": {"epoch": last["epoch"], "test_top1": last["test_top1"],
+                 "test_top5": last["test_top5"]},
+        "best_on_test": {"epoch": best["epoch"], "test_top1": best["test_top1"],
+                         "selected_on": "test set"},
+        "noise": harness.noise,
+        "reference_args": argv,
+        "threads": threads or torch.get_num_threads(),
+        "wall_seconds_this_process": seconds,
+        "config": harness.cfg,
+    }
+
+
+class StepTimer:
+    """Stands in for their training DataLoader: hands out its batches, starts a clock when
+    batch `warmup` is asked for and stops it when batch `warmup + steps` is, so exactly `steps`
+    of their steps (data loading included) are timed; then it ends their run."""
+
+    def __init__(self, loader, warmup: int, steps: int):
+        self.loader, self.dataset = loader, loader.dataset
+        self.warmup, self.steps = warmup, steps
+        self.seconds = None
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        count = 0
+        while True:
+            for batch in self.loader:
+                if count == self.warmup:
+                    start = time.perf_counter()
+                if count == self.warmup + self.steps:
+                    self.seconds = time.perf_counter() - start
+                    raise StopAfter
+                count += 1
+                yield batch
+
+
+def time_training_steps(cfg: dict, data_root: Path, warmup: int, steps: int,
+                        workers: int = 0) -> float:
+    """Seconds for `steps` training steps of their own train() (their data loader, model,
+    loss, optimiser, clipping and per-step metrics) on the real data under `data_root`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        argv = reference_argv(cfg, link_data(Path(data_root).resolve(), work / "data"), workers)
+        module = import_reference_train(argv, work)
+        original = module.DatasetGenerator
+        timers = []
+
+        def generator(**kwargs):
+            made = original(**kwargs)
+            loaders = made.getDataLoader()   # the dict their train() reads next
+            timers.append(StepTimer(loaders["train_dataset"], warmup, steps))
+            loaders["train_dataset"] = timers[-1]
+            return made
+
+        module.DatasetGenerator = generator
+        cwd = os.getcwd()
+        os.chdir(work)
+        try:
+            module.train()
+        except StopAfter:
+            pass
+        finally:
+            os.chdir(cwd)
+    if not timers or timers[0].seconds is None:
+        raise RuntimeError("their training ended before the timed steps were done")
+    return timers[0].seconds
+
+
+def run_dir(runs: Path, cfg: dict) -> Path:
+    """The sweep's layout (scripts/sweep.py): <runs>/<dataset>/<kind>/<rate>/<loss>/seed<S>."""
+    kind = {"symmetric": "sym", "asymmetric": "asym"}.get(cfg["noise.kind"], cfg["noise.kind"])
+    return (Path(runs) / cfg["dataset.name"] / kind / f"{cfg['noise.rate']:g}" /
+            cfg["loss.name"] / f"seed{cfg['train.seed']}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", required=True, help="this project's config naming the setting")
+    p.add_argument("--noise-rate", type=float, help="override noise.rate")
+    p.add_argument("--seed", type=int, help="override train.seed (also the noise seed)")
+    p.add_argument("--data-root", default="data", help="a folder made by prepare.py")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--runs", type=Path, help="root of the sweep layout to write into")
+    group.add_argument("--out", type=Path, help="the run directory itself")
+    p.add_argument("--stop-after", type=int, help="stop after N epochs (schedule unchanged)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    args = p.parse_args(argv)
+    os.environ.setdefault("TQDM_DISABLE", "1")  # its per-batch progress bars, in a log file
+    from engine.config import load_config
+    cfg = load_config(args.config, overrides={"noise.rate": args.noise_rate,
+                                              "train.seed": args.seed,
+                                              "dataset.root": args.data_root})
+    out = args.out or run_dir(args.runs, cfg)
+    done = out / "result.json"
+    if done.is_file() and json.loads(done.read_text()).get("status") == "finished":
+        print(f"{out} is already finished; nothing to do")
+        return 0
+    if (out / "checkpoints" / "last.pt").is_file() and not args.resume:
+        raise SystemExit(f"error: {out} holds a checkpoint; add --resume to continue it or "
+                         f"choose another --out")
+    try:
+        result = run(cfg, out, args.stop_after, args.resume, args.threads)
+    except ReferenceMissing as e:
+        raise SystemExit(f"error: {e}") from None
+    print(f"[{CODE_NAME}] {result['status']} after {result['epochs_run']}/"
+          f"{result['schedule_epochs']} epochs: last test top-1 {result['last']['test_top1']:.2f}"
+          f" -> {out / 'result.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
