@@ -25,6 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .asymmetric import ScaledByA
 from .base import Loss, check_finite_number, target_log_prob
 from .basic import CrossEntropy, FocalLoss
 
@@ -82,7 +83,7 @@ class EpsSoftmaxFocalLoss(_EpsSoftmax, FocalLoss):
         self.init_eps(m, prob_clamp)
 
 
-class AsymmetricMSE(Loss):
+class AsymmetricMSE(ScaledByA):
     """AMSE = (1/K) ||a e_y - p||^2 (JAL). Summed over the K labels it is a^2 - 2a/K + ||p||^2:
     not constant (AMSE is not symmetric), it varies only through ||p||^2 in [1/K, 1]. JAL's
     robustness argument is asymmetry instead: the weighted risk sum_k w_k AMSE(p, k) is
@@ -90,11 +91,6 @@ class AsymmetricMSE(Loss):
 
     NAME = "amse"
     PARAMS = {"a": 10.0, "scale": 1.0}
-
-    def __init__(self, num_classes, a=10.0, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.a = check_finite_number("a", a, minimum=0.0, minimum_inclusive=False)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
 
     def per_sample(self, logits, targets):
         target = self.a * F.one_hot(targets, self.num_classes).to(logits.dtype)

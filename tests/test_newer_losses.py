@@ -261,17 +261,13 @@ def test_each_newer_mnist_config_trains_end_to_end(loss, mnist_root, tmp_path):
 # ---------------------------------------------------------------------------- DMI's warm-up
 
 @pytest.fixture(scope="module")
-def dmi_config(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cfg") / "dmi.yaml"
-    return write_config(path, "mnist", {"name": "dmi", "warmup_epochs": 2},
-                        optim={"lr_after_warmup": 1e-6}, train={"epochs": 4})
-
-
-@pytest.fixture(scope="module")
-def dmi_run(dmi_config, mnist_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "dmi"
-    assert run(dmi_config, mnist_root, out) == 0
-    return out
+def dmi_run(mnist_root, tmp_path_factory):
+    """(config, finished run): 2 warm-up epochs of CE, then 2 of DMI at lr 1e-6."""
+    tmp = tmp_path_factory.mktemp("dmi")
+    config = write_config(tmp / "dmi.yaml", "mnist", {"name": "dmi", "warmup_epochs": 2},
+                          optim={"lr_after_warmup": 1e-6}, train={"epochs": 4})
+    assert run(config, mnist_root, tmp / "run") == 0
+    return config, tmp / "run"
 
 
 def rows(out):
@@ -280,6 +276,7 @@ def rows(out):
 
 
 def test_dmi_warmup_runs_ce_on_its_own_schedule_then_a_fresh_optimiser(dmi_run):
+    _, dmi_run = dmi_run
     lrs = [r["lr"] for r in rows(dmi_run)]
     # cosine over the 2 warm-up epochs from 0.05 (T_max = 2), then constant 1e-6
     assert lrs == pytest.approx([0.05, 0.025, 1e-6, 1e-6])
@@ -289,8 +286,9 @@ def test_dmi_warmup_runs_ce_on_its_own_schedule_then_a_fresh_optimiser(dmi_run):
 
 
 @pytest.mark.parametrize("epoch,step", [(1, 3), (2, 1)])  # end of the warm-up; inside DMI
-def test_dmi_resume_across_the_phase_switch_is_bit_exact(epoch, step, dmi_run, dmi_config,
-                                                          mnist_root, tmp_path):
+def test_dmi_resume_across_the_phase_switch_is_bit_exact(epoch, step, dmi_run, mnist_root,
+                                                          tmp_path):
+    dmi_config, dmi_run = dmi_run
     out = tmp_path / "interrupted"
     args = ["--config", str(dmi_config), "--data-root", str(mnist_root), "--out", str(out),
             "--set", "train.batch_size=32", "train.progress=false"]
@@ -326,6 +324,7 @@ def test_tables_show_either_or_both_published_sources(tmp_path):
     assert "50.00 (n=1) [" in row and "newer" not in row
     assert "50.00 (n=1) [55.28, -5.28]" in cells["newer"]  # no std published: never flagged
     both = cells["paper,newer,jal"]
-    assert "; newer 55.28; jal 54.99]" in both and "published: paper, newer, jal" in both
+    assert "50.00 (n=1) [52.71±1.90, -2.71; newer 55.28; jal 54.99]" in both
+    assert "published: paper, newer, jal" in both
     assert tables.main(["--runs", str(tmp_path / "runs"), "--dataset", "cifar10",
                         "--published", "paper,arxiv", "--out", str(tmp_path / "x")]) == 2
