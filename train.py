@@ -44,9 +44,9 @@ from engine.metrics import EpochAccumulator
 from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_files,
                            write_metrics)
 from engine.step import forward_backward, optimizer_step
-from engine.setup import (build_optimizer, build_scheduler, check_writable, dataset_options,
-                          configure_threads, default_run_dir, noise_inputs, noisy_val_split,
-                          pick_device,
+from engine.setup import (build_phase_optimiser, check_writable, dataset_options,
+                          configure_threads, default_run_dir, loss_phase, noise_inputs,
+                          noisy_val_split, optimiser_phase, pick_device,
                           seed_everything, subset_indices, use_channels_last)
 from losses import Combination, build_loss
 from models import build_model
@@ -218,9 +218,12 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     params = loss_kwargs(cfg)
     if cfg["loss.name"] == "nlnl" and "class_counts" not in params:
         params["class_counts"] = np.bincount(train_noisy, minlength=K).clip(min=1).tolist()
-    criterion = build_loss(cfg["loss.name"], K, **params).to(device)
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg)
+    # Phase 0 trains the warm-up loss (loss.warmup_epochs; DMI's CE stage), phase 1 the loss.
+    criteria = {1: build_loss(cfg["loss.name"], K, **params).to(device)}
+    if cfg["loss.warmup_epochs"]:
+        criteria[0] = build_loss(cfg["loss.warmup_loss"], K).to(device)
+    opt_phase = 0
+    optimizer, scheduler = build_phase_optimiser(model, cfg, opt_phase)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg["train.amp"] == "fp16")
     if dist.enabled:
         # Losses that draw random numbers (NLNL's complementary labels) use the global RNG:
@@ -241,6 +244,9 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
         ckpt = dist.on_main(read_checkpoint, out / CHECKPOINT, cfg,
                             noise_summary["labels_sha256"], args.force_resume, "cpu")
         load_model_state(model, ckpt["model"], out / CHECKPOINT)
+        opt_phase = ckpt.get("optim_phase", 0)  # the states below belong to that optimiser
+        if opt_phase:
+            optimizer, scheduler = build_phase_optimiser(model, cfg, opt_phase)
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -276,13 +282,13 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     test_n = len(eval_sets["test"][1])
     log(f"{cfg['dataset.name']}: {len(clean)} train / {test_n} test, {K} classes | "
         f"noise {cfg['noise.kind']} {cfg['noise.rate']:g} (realised "
-        f"{noisy.realised_rate:.4f}) | {cfg['model.name']} | loss {cfg['loss.name']} | "
+        f"{noisy.realised_rate:.4f}) | {cfg['model.name']} | loss {cfg['loss.name']}"
+        f"{warmup_note(cfg)} | "
         f"{device}{f' x {dist.world} processes' if dist.enabled else ''} | out {out}")
 
     stop = StopRequest()
     stop.install()
     epochs, batch_size = cfg["train.epochs"], cfg["train.batch_size"]
-    term_names = criterion.term_names if isinstance(criterion, Combination) else ()
     n_train = len(clean)
     skip_bad = cfg["train.nan_policy"] == "skip"
     shard = dist if dist.enabled else None
@@ -297,6 +303,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
             "epoch": epoch_done, "step": step_done, "partial": partial_state,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+            "optim_phase": opt_phase,
             "rng": capture_rng(), "rng_ranks": rng_ranks, "history": history, "config": cfg,
             "noisy_labels_sha256": noise_summary["labels_sha256"]})
 
@@ -314,6 +321,11 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
 
     for epoch in range(start_epoch, epochs):
         t_epoch = time.time()
+        if optimiser_phase(cfg, epoch) != opt_phase:
+            opt_phase = optimiser_phase(cfg, epoch)
+            optimizer, scheduler = build_phase_optimiser(model, cfg, opt_phase)
+        criterion = criteria[loss_phase(cfg, epoch)]
+        term_names = criterion.term_names if isinstance(criterion, Combination) else ()
         step_model.train()
         # Device-side accumulators, read once per epoch: no host sync per step.
         sums = EpochAccumulator(term_names, device)
@@ -456,6 +468,14 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     finally:
         dist.barrier()  # the other ranks wait for rank 0's result.json (or its failure)
     return 0
+
+
+def warmup_note(cfg: dict) -> str:
+    if not cfg["loss.warmup_epochs"]:
+        return ""
+    lr = cfg["optim.lr_after_warmup"]
+    return (f" after {cfg['loss.warmup_epochs']} epochs of {cfg['loss.warmup_loss']}"
+            + (f" (then a fresh SGD at lr {lr:g})" if lr is not None else ""))
 
 
 def check_finite(first_bad, bad_terms, epoch, term_names, stop_run: bool):

@@ -86,6 +86,10 @@ SCHEMA: dict[str, Field] = {
     "model.name": Field(str, None, nullable=True, help="null: the dataset's paper model"),
     # --- loss (other keys under loss: are the loss's parameters) ---
     "loss.name": Field(str, "ce"),
+    "loss.warmup_epochs": Field(int, 0, non_negative,
+                                help="train loss.warmup_loss for this many epochs first (DMI's "
+                                     "CE pre-training, spec §3.6)"),
+    "loss.warmup_loss": Field(str, "ce", help="the warm-up loss, with its default parameters"),
     # --- optimiser and schedule ---
     "optim.lr": Field(float, 0.01, positive),
     "optim.momentum": Field(float, 0.9, lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
@@ -93,6 +97,11 @@ SCHEMA: dict[str, Field] = {
     "optim.nesterov": Field(bool, False),
     "optim.l1": Field(float, 0.0, non_negative,
                       help="delta * sum |theta| over all parameters (ANL, spec §15.2)"),
+    "optim.lr_after_warmup": Field(float, None, positive, nullable=True,
+                                   help="null: one optimiser and schedule for the whole run; a "
+                                        "number: the schedule spans the warm-up, then a fresh "
+                                        "optimiser (momentum reset) at this constant lr (DMI: "
+                                        "1e-6, spec §3.6)"),
     "optim.grad_clip": Field(float, 5.0, positive, nullable=True,
                              help="global grad-norm clip (5.0 for every method in the paper)"),
     "schedule.name": Field(str, "cosine", choices=("cosine", "step", "constant")),
@@ -265,7 +274,7 @@ def validate(flat: dict) -> dict:
 
     resolved = {}
     for key, value in flat.items():
-        if key.startswith("loss.") and key != "loss.name":
+        if is_loss_param(key):
             continue
         if key not in SCHEMA:
             raise ConfigError(f"unknown config key {key!r}{closest(key, SCHEMA)} "
@@ -309,8 +318,9 @@ def validate(flat: dict) -> dict:
         raise ConfigError(f"config key 'loss.name': unknown loss {loss_name!r}"
                           f"{closest(loss_name, LOSSES)} (valid: {', '.join(sorted(LOSSES))}, "
                           f"or any 'a+b' of single losses)")
+    check_warmup(resolved)
     for key, value in flat.items():
-        if key.startswith("loss.") and key != "loss.name":
+        if is_loss_param(key):
             param = key[len("loss."):]
             if param not in allowed:
                 raise ConfigError(f"unknown config key {key!r} for loss {loss_name!r}"
@@ -361,9 +371,26 @@ def apply_per_rate(flat: dict, explicit: dict) -> None:
             flat[key] = value
 
 
+def is_loss_param(key: str) -> bool:
+    """A free-form key under loss: (a parameter of the chosen loss), not a SCHEMA key."""
+    return key.startswith("loss.") and key not in SCHEMA
+
+
+def check_warmup(resolved: dict) -> None:
+    from losses import BASE_LOSSES
+    warmup, epochs = resolved["loss.warmup_epochs"], resolved["train.epochs"]
+    if warmup and warmup >= epochs:
+        raise ConfigError(f"loss.warmup_epochs ({warmup}) must be below train.epochs ({epochs}): "
+                          f"train.epochs counts the warm-up too")
+    if resolved["loss.warmup_loss"] not in BASE_LOSSES:
+        raise ConfigError(f"config key 'loss.warmup_loss': unknown single loss "
+                          f"{resolved['loss.warmup_loss']!r}"
+                          f"{closest(resolved['loss.warmup_loss'], BASE_LOSSES)} "
+                          f"(valid: {', '.join(sorted(BASE_LOSSES))})")
+
+
 def loss_kwargs(cfg: dict) -> dict:
-    return {k[len("loss."):]: v for k, v in cfg.items()
-            if k.startswith("loss.") and k != "loss.name"}
+    return {k[len("loss."):]: v for k, v in cfg.items() if is_loss_param(k)}
 
 
 def config_diff(old: dict, new: dict, ignore=RESUME_MAY_DIFFER) -> list[str]:

@@ -30,12 +30,23 @@ p = softmax(z), p~ = clamp(p, 1e-7, 1), y = given label, K = classes, s = `scale
 | nnfl  | s [1 - (A_FL - FL_y) / (K A_FL - sum_k FL_k)]     | gamma (0.5), prob_clamp (1e-7), scale         | s (K-1)          | ANL, NeurIPS 2023 |
 | anl-ce| alpha NCE + beta NNCE (+ delta ||theta||_1 = optim.l1) | alpha, beta                              | alpha + beta (K-1) | ANL |
 | anl-fl| alpha NFL + beta NNFL (+ optim.l1)                | alpha, beta, gamma                            | alpha + beta (K-1) | ANL |
+| ce-eps| -s log p'_y, p' = (p + m onehot(argmax)) / (1+m)  | m (1e5), prob_clamp (1e-8), scale             | not constant     | eps-softmax, NeurIPS 2024 |
+| fl-eps| -s (1-p'_y)^g log p'_y, factor detached           | m (1e5), gamma (0.1), prob_clamp, scale       | not constant     | eps-softmax |
+| amse  | s ||a e_y - p||^2 / K                             | a (10), scale                                 | a^2 - 2a/K + ||p||^2 | JAL, ICCV 2025 |
+| jal-ce| alpha NCE + beta AMSE                             | alpha, beta, a                                | not constant     | JAL |
+| ldr-kl| s lam ln mean_k exp((s_k - s_y + margin[k!=y])/lam), s = softplus(z)/mean | margin (0.1), lam (10), scale | not constant | LDR, ICML 2023 |
+| dmi   | -ln(abs det(U^T P) + 1e-3), one value per batch   | det_eps (1e-3)                                | -                | DMI, NeurIPS 2019 (spec §3.6) |
 | a+b   | alpha a + beta b, any two of the above            | alpha (1), beta (1), and the parts' params     | alpha C_a + beta C_b | paper (APL) |
+
+Options of every loss and pair (losses/base.py), so that wrappers are configs, not classes:
+logit_clip (None; delta: LogitClip, ICML 2023: z <- z min(1, delta/||z||) before the loss) and
+entropy_reg (0; lambda: + lambda (ln K - H(mean batch prediction)), ANL-CE-ER, arXiv 2412.02373).
 
 Named combinations (all built by the one `Combination` class): the APL losses nce+rce, nce+mae,
 nfl+rce, nfl+mae, ngce+rce, ngce+mae; the ablation pairs gce+mae, gce+rce, gce+nce, mae+rce,
-nfl+nce, ngce+nce. Follow-ups: nce+agce, nce+aul, nce+ael (ALFs), anl-ce and anl-fl (ANL). Any other "a+b" of
-registered losses works too.
+nfl+nce, ngce+nce. Follow-ups: nce+agce, nce+aul, nce+ael (ALFs), anl-ce and anl-fl (ANL); ce-eps+mae, fl-eps+mae
+(eps-softmax) and jal-ce (JAL). Any other "a+b" of registered losses works too, except with
+dmi, which has no per-sample values.
 A parameter shared by both parts of a pair (e.g. prob_clamp in gce+rce) is passed to both.
 Per-dataset values for the published numbers (alpha, beta, q, gamma) live in configs/.
 """
@@ -49,6 +60,8 @@ from .basic import (CrossEntropy, FocalLoss, GeneralizedCrossEntropy, MeanAbsolu
 from .asymmetric import AsymmetricExponential, AsymmetricGCE, AsymmetricUnhinged
 from .combination import Combination
 from .negative import NormalizedNegativeCrossEntropy, NormalizedNegativeFocalLoss
+from .newer import (AsymmetricMSE, DeterminantMutualInformation, EpsSoftmaxCrossEntropy,
+                    EpsSoftmaxFocalLoss, LDRKL)
 from .nlnl import NLNL
 from .normalized import (NormalizedCrossEntropy, NormalizedFocalLoss,
                          NormalizedGeneralizedCrossEntropy, NormalizedMeanAbsoluteError,
@@ -60,16 +73,23 @@ BASE_LOSSES: dict[str, type[Loss]] = {cls.NAME: cls for cls in (
     NLNL, NormalizedCrossEntropy, NormalizedFocalLoss, NormalizedGeneralizedCrossEntropy,
     NormalizedMeanAbsoluteError, NormalizedReverseCrossEntropy,
     AsymmetricGCE, AsymmetricUnhinged, AsymmetricExponential,            # ALFs (ICML 2021)
-    NormalizedNegativeCrossEntropy, NormalizedNegativeFocalLoss)}        # ANL (NeurIPS 2023)
+    NormalizedNegativeCrossEntropy, NormalizedNegativeFocalLoss,         # ANL (NeurIPS 2023)
+    EpsSoftmaxCrossEntropy, EpsSoftmaxFocalLoss, AsymmetricMSE, LDRKL,   # newer-losses.md
+    DeterminantMutualInformation)}                                       # the paper's baseline
 
 # Other names for a loss: the official [HEAD] config stem "focal", and SCE = CE + RCE.
-ALIASES = {"focal": "fl", "sce": "ce+rce", "anl-ce": "nce+nnce", "anl-fl": "nfl+nnfl"}
+ALIASES = {"focal": "fl", "sce": "ce+rce", "anl-ce": "nce+nnce", "anl-fl": "nfl+nnfl",
+           "jal-ce": "nce+amse"}
 
 PAPER_COMBINATIONS = (
     "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "ngce+rce", "ngce+mae",   # APL
     "gce+mae", "gce+rce", "gce+nce", "mae+rce", "nfl+nce", "ngce+nce",    # ablations
     "nce+agce", "nce+aul", "nce+ael",                                     # ALFs
+    "ce-eps+mae", "fl-eps+mae",                                           # eps-softmax
 )
+
+# Options that wrap any loss or pair (losses/base.py `Loss.set_options`), with their defaults.
+OPTIONS = {"logit_clip": None, "entropy_reg": 0.0}
 
 # Every name build_loss accepts without composing a new pair, with its parameter defaults.
 LOSSES: dict[str, dict] = {}
@@ -81,14 +101,14 @@ def _parts(name: str) -> tuple[str, ...]:
 
 
 def loss_params(name: str) -> dict:
-    """Parameter defaults accepted by `name` (a single loss or a pair)."""
+    """Parameter defaults accepted by `name` (a single loss or a pair), options included."""
     parts = _parts(name)
     if len(parts) == 1:
-        return dict(BASE_LOSSES[parts[0]].PARAMS)
+        return {**BASE_LOSSES[parts[0]].PARAMS, **OPTIONS}
     params = dict(Combination.PARAMS)
     for part in parts:
         params.update({k: v for k, v in BASE_LOSSES[part].PARAMS.items() if k != "scale"})
-    return params
+    return {**params, **OPTIONS}
 
 
 for _name in list(BASE_LOSSES) + list(ALIASES) + list(PAPER_COMBINATIONS):
@@ -103,6 +123,10 @@ def _check_name(name: str) -> tuple[str, ...]:
     if not valid:
         raise ValueError(f"unknown loss {name!r}. Valid names: {', '.join(sorted(LOSSES))}; "
                          f"or any 'a+b' of the single losses {', '.join(sorted(BASE_LOSSES))}")
+    batch_only = [p for p in parts if BASE_LOSSES[p].BATCH_ONLY]
+    if len(parts) == 2 and batch_only:
+        raise ValueError(f"{batch_only[0]} is one value per batch and cannot be part of an "
+                         f"'a+b' pair; use it alone")
     return parts
 
 
@@ -127,14 +151,24 @@ def build_loss(name: str, num_classes: int, reduction: str = "mean", **params) -
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for loss {name!r}. "
                          f"Valid parameters: {sorted(allowed) or 'none'}")
+    options = {k: params.pop(k) for k in OPTIONS if k in params}
     if len(parts) == 1:
-        return _build_single(BASE_LOSSES[parts[0]], num_classes, reduction, params)
+        loss = _build_single(BASE_LOSSES[parts[0]], num_classes, reduction, params)
+        return loss.set_options(**options)
     part_params = {k: v for k, v in params.items() if k not in Combination.PARAMS}
     first, second = (_build_single(BASE_LOSSES[p], num_classes, reduction, part_params)
                      for p in parts)
     weights = {k: v for k, v in params.items() if k in Combination.PARAMS}
-    return Combination(num_classes, first, second, reduction=reduction, **weights)
+    return Combination(num_classes, first, second, reduction=reduction,
+                       **weights).set_options(**options)
 
 
-__all__ = ["build_loss", "LOSSES", "BASE_LOSSES", "ALIASES", "PAPER_COMBINATIONS", "Loss",
-           "Combination", "loss_params", "RCE_LOG_CLAMP", "PROB_CLAMP"]
+def loss_label(name: str, params: dict) -> str:
+    """The name of a loss with its options, as config files and run directories spell it:
+    ce with logit_clip -> "ce+logitclip", anl-ce with entropy_reg -> "anl-ce+er"."""
+    suffix = {"logit_clip": "+logitclip", "entropy_reg": "+er"}
+    return name + "".join(s for key, s in suffix.items() if params.get(key))
+
+
+__all__ = ["build_loss", "LOSSES", "BASE_LOSSES", "ALIASES", "PAPER_COMBINATIONS", "OPTIONS", "Loss",
+           "Combination", "loss_params", "loss_label", "RCE_LOG_CLAMP", "PROB_CLAMP"]

@@ -50,14 +50,19 @@ class AsymmetricUnhinged(_PyLoss):
         return self.scale * ((self.a - p) ** self.q - (self.a - 1) ** self.q) / self.q
 
 
-class AsymmetricExponential(_PyLoss):
-    NAME = "ael"
-    PARAMS = {"a": 3.0, "scale": 1.0}
+class ScaledByA(Loss):
+    """A loss whose parameters are a > 0 (default PARAMS["a"]) and a scale: AEL, JAL's AMSE."""
 
-    def __init__(self, num_classes, a=3.0, scale=1.0, reduction="mean"):
+    def __init__(self, num_classes, a=None, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
+        a = self.PARAMS["a"] if a is None else a
         self.a = check_finite_number("a", a, minimum=0.0, minimum_inclusive=False)
         self.scale = check_finite_number("scale", scale, minimum=0.0)
+
+
+class AsymmetricExponential(ScaledByA, _PyLoss):
+    NAME = "ael"
+    PARAMS = {"a": 3.0, "scale": 1.0}
 
     def per_sample(self, logits, targets):
         return self.scale * torch.exp(-self.p_y(logits, targets) / self.a)

@@ -4,6 +4,13 @@ A loss subclasses `Loss`, declares its parameters and their defaults in `PARAMS`
 implements `per_sample(logits, targets)`, which returns one value per sample. `forward`
 applies the reduction. Numerics are done in float32 at least, outside autocast, because
 several losses (NCE's denominator, GCE's p**q, RCE's clamps) lose their meaning in bf16/fp16.
+
+Two options wrap any loss (set by `build_loss`, so they are config keys, not classes):
+  logit_clip = delta    LogitClip (Wei et al., ICML 2023): z <- z * min(1, delta / ||z||_2)
+                        before the loss, so `ce` + `logit_clip` is CE+LogitClip;
+  entropy_reg = lambda  + lambda (ln K - H(mean_i p_i)), the batch-level entropy term of
+                        ANL with entropy regularisation (Ye et al., arXiv 2412.02373 v2).
+A loss with BATCH_ONLY (DMI) has no per-sample values: it overrides `batch_value`.
 """
 from __future__ import annotations
 
@@ -48,6 +55,22 @@ def as_float(logits: torch.Tensor) -> torch.Tensor:
     return logits
 
 
+def clip_logit_norm(logits: torch.Tensor, delta: float) -> torch.Tensor:
+    """z * min(1, delta / ||z||): logits inside the L2 ball of radius delta are returned exactly
+    (the factor is delta / delta = 1), those outside are scaled onto its surface."""
+    norm = torch.linalg.vector_norm(logits, dim=1, keepdim=True)
+    return logits * (delta / norm.clamp_min(delta))
+
+
+def marginal_entropy_gap(logits: torch.Tensor, floor: float = 1e-7) -> torch.Tensor:
+    """ln K - H(q), q = the batch's mean prediction (probabilities clamped to [floor, 1 - floor]
+    before and after averaging, as ANL-CE-ER's code does): 0 when the batch predicts every class
+    equally often, ln K when it predicts one class only."""
+    probs = torch.softmax(logits, dim=1).clamp(floor, 1 - floor)
+    mean = (probs.sum(dim=0) / probs.sum()).clamp(floor, 1 - floor)
+    return math.log(logits.shape[1]) + (mean * mean.log()).sum()
+
+
 def one_minus_prob(log_probs: torch.Tensor) -> torch.Tensor:
     """1 - p computed as -expm1(log p): exact near p = 1, where 1 - exp(log p) cancels."""
     return -torch.expm1(log_probs)
@@ -58,6 +81,7 @@ class Loss(nn.Module):
 
     NAME = "loss"
     PARAMS: dict = {}
+    BATCH_ONLY = False  # True: one value per batch (DMI); it cannot be part of a pair
 
     def __init__(self, num_classes: int, reduction: str = "mean"):
         super().__init__()
@@ -67,20 +91,57 @@ class Loss(nn.Module):
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.num_classes = num_classes
         self.reduction = reduction
+        self.logit_clip = None
+        self.entropy_reg = 0.0
+
+    def set_options(self, logit_clip=None, entropy_reg=0.0) -> "Loss":
+        """The options of OPTIONS that wrap any loss (module docstring)."""
+        if logit_clip is not None:
+            self.logit_clip = check_finite_number("logit_clip", logit_clip, minimum=0.0,
+                                                  minimum_inclusive=False)
+        self.entropy_reg = check_finite_number("entropy_reg", entropy_reg, minimum=0.0)
+        if self.entropy_reg and self.reduction != "mean":
+            raise ValueError("loss parameter 'entropy_reg' is a batch-level term: use "
+                             "reduction='mean', or entropy_reg=0")
+        return self
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def log_probs(self, logits: torch.Tensor) -> torch.Tensor:
+        """log p for every class (CE and FL read it; epsilon-softmax overrides it)."""
+        return F.log_softmax(logits, dim=1)
+
+    def prepare(self, logits: torch.Tensor) -> torch.Tensor:
+        """Float32 at least, then LogitClip when configured."""
+        logits = as_float(logits)
+        return logits if self.logit_clip is None else clip_logit_norm(logits, self.logit_clip)
+
+    def batch_value(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The reduced loss of prepared logits; batch-level losses override this."""
+        return reduce(self.per_sample(logits, targets), self.reduction)
+
+    def regulariser(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """The batch-level extra term of prepared logits, or None."""
+        return self.entropy_reg * marginal_entropy_gap(logits) if self.entropy_reg else None
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         # Losses always run outside autocast: autocast would otherwise re-cast
         # intermediate ops of a bf16/fp16 step and break the clamps' meaning.
         with torch.autocast(device_type=logits.device.type, enabled=False):
-            values = self.per_sample(as_float(logits), targets)
-        return reduce(values, self.reduction)
+            logits = self.prepare(logits)
+            value = self.batch_value(logits, targets)
+            extra = self.regulariser(logits)
+        return value if extra is None else value + extra
 
     def extra_repr(self) -> str:
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.PARAMS)
-        return f"num_classes={self.num_classes}" + (f", {params}" if params else "")
+        return f"num_classes={self.num_classes}" + (f", {params}" if params else "") + \
+            self.options_repr()
+
+    def options_repr(self) -> str:
+        return "".join(f", {k}={v!r}" for k, v in (("logit_clip", self.logit_clip),
+                                                   ("entropy_reg", self.entropy_reg)) if v)
 
 
 def target_log_prob(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

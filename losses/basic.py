@@ -29,7 +29,7 @@ class CrossEntropy(Loss):
         self.scale = check_finite_number("scale", scale, minimum=0.0)
 
     def per_sample(self, logits, targets):
-        return -self.scale * target_log_prob(log_softmax(logits), targets)
+        return -self.scale * target_log_prob(self.log_probs(logits), targets)
 
 
 def focal_terms(log_probs: torch.Tensor, gamma: float, detach_modulator: bool) -> torch.Tensor:
@@ -61,7 +61,7 @@ class FocalLoss(Loss):
         self.scale = check_finite_number("scale", scale, minimum=0.0)
 
     def per_sample(self, logits, targets):
-        log_p_y = target_log_prob(log_softmax(logits), targets).unsqueeze(1)
+        log_p_y = target_log_prob(self.log_probs(logits), targets).unsqueeze(1)
         return self.scale * focal_terms(log_p_y, self.gamma, self.detach_modulator).squeeze(1)
 
 

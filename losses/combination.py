@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Loss, check_finite_number, reduce, as_float
+from .base import Loss, check_finite_number, reduce
 
 
 class Combination(Loss):
@@ -30,22 +30,31 @@ class Combination(Loss):
         names = [first.NAME, second.NAME]
         if names[0] == names[1]:
             names = [f"{names[0]}_1", f"{names[1]}_2"]
-        self.term_names = tuple(names)
+        self.part_names = tuple(names)
+
+    @property
+    def term_names(self) -> tuple:
+        """The logged terms: the two parts, and the entropy term when it is on."""
+        return self.part_names + (("entropy_reg",) if self.entropy_reg else ())
 
     def per_sample(self, logits, targets):
         return sum(self.weighted_terms(logits, targets).values())
 
     def weighted_terms(self, logits, targets) -> dict:
         """Per-sample alpha*first and beta*second, keyed by the parts' names."""
-        return {self.term_names[0]: self.alpha * self.first.per_sample(logits, targets),
-                self.term_names[1]: self.beta * self.second.per_sample(logits, targets)}
+        return {self.part_names[0]: self.alpha * self.first.per_sample(logits, targets),
+                self.part_names[1]: self.beta * self.second.per_sample(logits, targets)}
 
     def components(self, logits: torch.Tensor, targets: torch.Tensor):
-        """(reduced total, {part name: reduced weighted term}) — for logging each term."""
+        """(reduced total, {term name: reduced weighted term}) — for logging each term."""
         with torch.autocast(device_type=logits.device.type, enabled=False):
-            terms = self.weighted_terms(as_float(logits), targets)
+            logits = self.prepare(logits)
+            terms = self.weighted_terms(logits, targets)
+            extra = self.regulariser(logits)
         reduced = {name: reduce(value, self.reduction) for name, value in terms.items()}
+        if extra is not None:
+            reduced["entropy_reg"] = extra
         return sum(reduced.values()), reduced
 
     def extra_repr(self):
-        return f"alpha={self.alpha}, beta={self.beta}"
+        return f"alpha={self.alpha}, beta={self.beta}" + self.options_repr()

@@ -36,6 +36,28 @@ ALFS = {  # spec §15.1, [ALFs] lnl/config.py
 }
 ANL = {"mnist": (1.0, 1.0, 1e-6), "cifar10": (5.0, 5.0, 5e-5)}  # spec §15.2: alpha, beta, delta
 
+# Losses published after APL, with their authors' settings under APL's protocol
+# (../shared/docs/newer-losses.md). Sources: [EPS] cswjl/eps-softmax config.py; [JAL]
+# cswjl/joint-asymmetric-loss (a secondary summary, unconfirmed); [ER] Virusdoll/Active-Negative-
+# Loss@0c50009 config/<dataset>_anl_ce_er.json; DMI: [SUB] (spec §3.6).
+NEWER_LOSSES = ["ce-eps+mae", "fl-eps+mae", "jal-ce", "ldr-kl", "ce+logitclip",
+                "nce+rce+logitclip", "anl-ce+er", "dmi"]
+NEWER_DATASETS = ("mnist", "cifar10", "cifar100")
+# Config stems that are a registered loss with an option (losses.loss_label).
+NEWER_NAMES = {"ce+logitclip": "ce", "nce+rce+logitclip": "nce+rce", "anl-ce+er": "anl-ce"}
+NO_MNIST = "; [EPS] has no MNIST setting: CIFAR-10's (an assumption)"
+EPS_MAE = {  # kind -> (alpha per rate, beta on [EPS]'s MAE, m); [EPS] config.py
+    ("cifar10", "sym"): ({}, 0.01, 5.0, 1e5), ("cifar10", "asym"): ({}, 0.02, 5.0, 1e3),
+    ("cifar100", "sym"): ({0.0: 0.1, 0.2: 0.05, 0.4: 0.03, 0.6: 0.00125, 0.8: 0.0075}, None, 1.0,
+                          1e4),
+    ("cifar100", "asym"): ({0.1: 0.015, 0.2: 0.007, 0.3: 0.005, 0.4: 0.004}, None, 1.0, 1e2)}
+# delta of CE+LogitClip per dataset and kind, and the rates where CIFAR-10 sym uses 1.5 ([EPS])
+LOGIT_CLIP = {("cifar10", "sym"): 1.0, ("cifar10", "asym"): 2.5, ("cifar100", "sym"): 0.5,
+              ("cifar100", "asym"): 2.5}
+ANL_ER = {"mnist": (1.0, 1.0, 1e-6, 2.0), "cifar10": (5.0, 5.0, 5e-5, 2.0),
+          "cifar100": (10.0, 1.0, 5e-7, 0.01)}  # alpha, beta, delta (L1), lambda
+DMI_STAGE_EPOCHS = {"mnist": 50, "cifar10": 120}  # each stage: the dataset's full schedule
+
 NOISE = {"sym": ("symmetric", 0.4, "sweeps use 0.0, 0.2, 0.4, 0.6, 0.8 (spec §5.6)"),
          "asym": ("asymmetric", 0.4, "sweeps use 0.1, 0.2, 0.3, 0.4 (spec §5.6)")}
 
@@ -52,6 +74,8 @@ def params(dataset: str, kind: str, loss: str) -> list[tuple]:
     out: list[tuple] = []
     if loss in FOLLOWUP_LOSSES:
         return followup_params(dataset, loss)
+    if loss in NEWER_LOSSES:
+        return NEWER_PARAMS[loss](dataset, kind)
     if "fl" in parts or "nfl" in parts:
         out.append(GAMMA)
     if loss in ("nmae", "nrce"):
@@ -139,6 +163,88 @@ def followup_params(dataset: str, loss: str) -> list[tuple]:
     return out + floor
 
 
+def eps_mae_params(dataset: str, kind: str, gamma: bool = False) -> list[tuple]:
+    key = ("cifar10" if dataset == "mnist" else dataset, kind)
+    per_rate, alpha, beta, m = EPS_MAE[key]
+    note = "[EPS] config.py" + (NO_MNIST if dataset == "mnist" else "")
+    out = [("alpha", alpha if alpha is not None else per_rate[0.4],
+            note + ("" if alpha is not None else "; tuned per rate, see per_rate")),
+           ("beta", 2 * beta, f"[EPS] beta {beta:g} on its MAE 2(1 - p_y) (MAELoss scale 2) = "
+                              f"{2 * beta:g} on this project's MAE (1 - p_y)"),
+           ("m", m, note)]
+    if gamma:
+        out.append(("gamma", 0.1, "[EPS] EFocalLoss default; EFLandMAE passes none"))
+    if per_rate:
+        out.append(("per_rate", {r: {"loss.alpha": a} for r, a in per_rate.items()},
+                    "[EPS] config.py tunes alpha per noise rate"))
+    return out
+
+
+def logit_clip_entries(dataset: str, kind: str, note: str = "") -> list[tuple]:
+    delta = LOGIT_CLIP[("cifar10" if dataset == "mnist" else dataset, kind)]
+    src = ("[EPS] CEandLC" + note + (NO_MNIST if dataset == "mnist" else "") +
+           "; its code compares ||z|| with 1/delta, this project with delta (same at delta 1)")
+    out = [("logit_clip", delta, src)]
+    if (dataset, kind) in (("cifar10", "sym"), ("mnist", "sym")):
+        out.append(("per_rate", {0.6: {"loss.logit_clip": 1.5}, 0.8: {"loss.logit_clip": 1.5}},
+                    "[EPS] CEandLC: delta 1.5 at noise rate >= 0.5 (symmetric)"))
+    return out
+
+
+def jal_params(dataset: str, kind: str) -> list[tuple]:
+    src = "[JAL] per newer-losses.md (a secondary summary, unconfirmed)"
+    return [("alpha", 1.0, src), ("beta", 1.0, src),
+            ("a", 10.0, "[JAL] uses a in {10, 20, 30, 40}; which one per setting is unconfirmed: "
+                        "10, the smallest")]
+
+
+def ldr_params(dataset: str, kind: str) -> list[tuple]:
+    return [("margin", 0.1, "[EPS] LDRLoss_V1 threshold"),
+            ("lam", 1.0 if dataset == "cifar100" else 10.0, "[EPS] config.py Lambda")]
+
+
+def nce_rce_clip_params(dataset: str, kind: str) -> list[tuple]:
+    return (params(dataset, kind, "nce+rce") +
+            logit_clip_entries(dataset, kind, "'s delta for CE (none published for NCE+RCE)"))
+
+
+def anl_er_params(dataset: str, kind: str) -> list[tuple]:
+    alpha, beta, delta, lam = ANL_ER[dataset]
+    src = lam_src = f"[ER] {dataset}"
+    if dataset == "mnist":  # [ER] has no MNIST config
+        src, lam_src = "ANL's MNIST setting (spec §15.2)", "[ER] cifar10's (no MNIST config)"
+    out = [("alpha", alpha, src), ("beta", beta, src), ("entropy_reg", lam, "lamb: " + lam_src),
+           ("optim.l1", delta, "delta: " + src + "; L1 over all parameters"),
+           ("optim.weight_decay", 0.0, "[ER] replaces weight decay by the L1 term")]
+    if dataset == "mnist":
+        out.append(("schedule.eta_min", 0.0, "[ANL] anneals to 0 (APL floors MNIST at 0.001)"))
+    return out
+
+
+def dmi_params(dataset: str, kind: str) -> list[tuple]:
+    stage = DMI_STAGE_EPOCHS[dataset]
+    return [("warmup_epochs", stage, "spec §3.6: [SUB] first runs the full CE schedule"),
+            ("warmup_loss", "ce", "spec §3.6"),
+            ("optim.lr_after_warmup", 1e-6, "spec §3.6: then DMI, fresh SGD, lr 1e-6, no schedule"),
+            ("epochs", 2 * stage, f"spec §3.6: {stage} CE + {stage} DMI epochs")]
+
+
+NEWER_PARAMS = {
+    "ce-eps+mae": eps_mae_params,
+    "fl-eps+mae": lambda dataset, kind: eps_mae_params(dataset, kind, gamma=True),
+    "jal-ce": jal_params, "ldr-kl": ldr_params,
+    "ce+logitclip": lambda dataset, kind: logit_clip_entries(dataset, kind),
+    "nce+rce+logitclip": nce_rce_clip_params, "anl-ce+er": anl_er_params, "dmi": dmi_params}
+
+
+def newer_losses(dataset: str) -> list[str]:
+    """The newer losses with a config for `dataset`: DMI's determinant over a batch of 128 is
+    ~0 with 100 classes (most rows of U^T P empty), so it has none for CIFAR-100."""
+    if dataset not in NEWER_DATASETS:
+        return []
+    return [l for l in NEWER_LOSSES if not (l == "dmi" and dataset not in DMI_STAGE_EPOCHS)]
+
+
 def yaml_value(v) -> str:
     if isinstance(v, float):
         return repr(v)
@@ -149,7 +255,9 @@ def render(dataset: str, kind: str, loss: str) -> str:
     noise_kind, rate, rate_note = NOISE[kind]
     entries = params(dataset, kind, loss)
     what = ("the follow-up paper's own setting (spec §15)" if loss in FOLLOWUP_LOSSES else
-            "the setting behind the published numbers (spec §4)")
+            "the paper's two-stage DMI baseline (spec §3.6)" if loss == "dmi" else
+            "its paper's setting under APL's protocol (../shared/docs/newer-losses.md)"
+            if loss in NEWER_LOSSES else "the setting behind the published numbers (spec §4)")
     lines = [f"# {loss.upper()} on {dataset}, {noise_kind} noise: {what}.",
              "# Generated by scripts/make_configs.py from its table; edit the table, not this file.",
              f"inherit: ../../base/{dataset}.yaml",
@@ -157,7 +265,7 @@ def render(dataset: str, kind: str, loss: str) -> str:
              f"  kind: {noise_kind}".ljust(29) + "# spec §5" + (".2" if kind == "sym" else ""),
              f"  rate: {rate}".ljust(29) + f"# {rate_note}",
              "loss:",
-             f"  name: {loss}"]
+             f"  name: {NEWER_NAMES.get(loss, loss)}"]
     for key, value, note in entries:
         if key in ("per_rate", "epochs") or "." in key:
             continue
@@ -186,6 +294,8 @@ def all_configs() -> dict[Path, str]:
                for d in ("mnist", "cifar10", "cifar100") for k in NOISE for loss in LOSSES}
     configs.update({CONFIGS / d / k / f"{loss}.yaml": render(d, k, loss)
                     for d in FOLLOWUP_DATASETS for k in NOISE for loss in FOLLOWUP_LOSSES})
+    configs.update({CONFIGS / d / k / f"{loss}.yaml": render(d, k, loss)
+                    for d in NEWER_DATASETS for k in NOISE for loss in newer_losses(d)})
     return configs
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.make_configs import FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES  # noqa: E402
+from scripts.make_configs import (FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES,  # noqa: E402
+                                  newer_losses)
 
 DEFAULT_RATES = {"sym": [0.0, 0.2, 0.4, 0.6, 0.8], "asym": [0.1, 0.2, 0.3, 0.4]}  # spec §5.6
 DEFAULT_SEEDS = [0, 123, 515]  # D21: runs 1/2/3 of the [INIT] scripts
@@ -78,7 +79,8 @@ def build_runs(args) -> list[Run]:
     if args.dataset in HUMAN_DATASETS:
         available = sorted(p.stem for p in (ROOT / "configs" / args.dataset).glob("*.yaml"))
     else:
-        available = LOSSES + (FOLLOWUP_LOSSES if args.dataset in FOLLOWUP_DATASETS else [])
+        available = (LOSSES + (FOLLOWUP_LOSSES if args.dataset in FOLLOWUP_DATASETS else []) +
+                     newer_losses(args.dataset))
     losses = args.losses.split(",") if args.losses else (
         available if args.dataset in HUMAN_DATASETS else LOSSES)
     unknown = [l for l in losses if l not in available]

@@ -12,7 +12,9 @@ selected on the test set (flagged as optimistic); --protocol best_noisy_val the 
 on the held-out noisy validation split (runs with dataset.noisy_val_fraction > 0). The std is the population std (ddof 0, as in the authors'
 notebook) unless --ddof 1. The published value from docs/published.yaml stands beside each cell
 with the difference; "!" flags a cell outside the published mean ± 2·std (± 1 point where the
-published std is below 0.5). "(n=k)" marks a cell with fewer seeds than --seeds.
+published std is below 0.5; never where no std is published). "(n=k)" marks a cell with fewer
+seeds than --seeds. --published paper,newer picks the published sources: the first is diffed and
+flagged, the others stand beside it as "name mean" (PUBLISHED_SOURCES).
 Writes <out>/<dataset>_<kind>.{md,tex,csv} and, with --figures, PNG+PDF plots.
 """
 from __future__ import annotations
@@ -30,6 +32,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "docs" / "published.yaml"
+PUBLISHED_NEWER = ROOT / "docs" / "published_newer.yaml"
+# --published name -> (file, section of the file or None): docs/published_newer.yaml holds one
+# section per source (scripts/extract_published.py --newer)
+PUBLISHED_SOURCES = {"paper": (PUBLISHED, None),
+                     "newer": (PUBLISHED_NEWER, "eps_softmax"),        # last epoch, mean of 3
+                     "newer-best": (PUBLISHED_NEWER, "eps_softmax_best"),  # best epoch, CIFAR-N
+                     "jal": (PUBLISHED_NEWER, "jal_summary")}          # unconfirmed summary
 PROTOCOLS = {"last": ("last", "last-epoch test top-1 (the paper's protocol)"),
              "best_test": ("best_on_test", "best-epoch test top-1, SELECTED ON THE TEST SET "
                                            "(optimistic; not the paper's protocol)"),
@@ -70,14 +79,26 @@ def mean_std(values, ddof: int):
 
 def outside(mean: float, published) -> bool:
     pub_mean, pub_std = published
+    if pub_std is None:  # the source gives means only: no tolerance to test against
+        return False
     tolerance = 2 * pub_std if pub_std >= 0.5 else 1.0
     return abs(mean - pub_mean) > tolerance
 
 
-def load_published(dataset: str) -> dict:
-    if not PUBLISHED.is_file():
+def load_published(dataset: str, source: str = "paper") -> dict:
+    path, section = PUBLISHED_SOURCES[source]
+    if not path.is_file():
         return {}
-    return yaml.safe_load(PUBLISHED.read_text()).get(dataset, {})
+    doc = yaml.safe_load(path.read_text())
+    return (doc.get(section, {}) if section else doc).get(dataset, {})
+
+
+def add_other_sources(rows, others: dict) -> None:
+    """Each cell gets "others": [(source, [mean, std])] from the sources after the first."""
+    for loss, cells in rows:
+        for rate, cell in cells.items():
+            cell["others"] = [(name, table[loss][rate]) for name, table in others.items()
+                              if rate in table.get(loss, {})]
 
 
 def build_rows(measured: dict, published: dict, ddof: int, seeds: int):
@@ -116,10 +137,13 @@ def fmt_cell(c: dict, latex=False) -> str:
     text = f"{c['mean']:.2f}{std}"
     if c["short"]:
         text += f" (n={c['n']})"
+    parts = []
     if c["published"] is not None:
         p = c["published"]
-        text += f" [{p[0]:.2f}{pm}{p[1]:.2f}, {c['diff']:+.2f}{'!' if c['flag'] else ''}]"
-    return text
+        std = "" if p[1] is None else f"{pm}{p[1]:.2f}"
+        parts.append(f"{p[0]:.2f}{std}, {c['diff']:+.2f}{'!' if c['flag'] else ''}")
+    parts += [f"{name} {value[0]:.2f}" for name, value in c.get("others", [])]
+    return text + (f" [{'; '.join(parts)}]" if parts else "")
 
 
 def write_tables(out: Path, name: str, title: str, rates, rows) -> list[Path]:
@@ -256,6 +280,9 @@ def main(argv=None) -> int:
     p.add_argument("--official-runs", type=Path,
                    help="runs of the authors' code (scripts/official_apl.py --runs): adds the "
                         "three-column side-by-side table and figures (scripts/compare_official.py)")
+    p.add_argument("--published", default="paper",
+                   help=f"comma list of published sources ({', '.join(PUBLISHED_SOURCES)}); the "
+                        f"first is diffed and flagged, the others are shown beside it")
     p.add_argument("--curve-metrics", default="test_top1,mem_flipped_fit_noisy",
                    help="metrics.jsonl columns plotted against epoch for the paper's loss groups "
                         "(mem_flipped_fit_noisy: %% of flipped samples fit to their noisy label)")
@@ -264,16 +291,25 @@ def main(argv=None) -> int:
     if not measured_all:
         print(f"no finished runs under {args.runs / args.dataset}", file=sys.stderr)
         return 1
-    published = load_published(args.dataset)
+    sources = args.published.split(",")
+    unknown = [s for s in sources if s not in PUBLISHED_SOURCES]
+    if unknown:
+        print(f"error: unknown --published source(s) {unknown}; choose from "
+              f"{','.join(PUBLISHED_SOURCES)}", file=sys.stderr)
+        return 2
+    published = {s: load_published(args.dataset, s) for s in sources}
     for kind in args.kinds.split(","):
         measured = measured_all.get(kind)
         if not measured:
             continue
-        rates, rows = build_rows(measured, published.get(kind, {}), args.ddof, args.seeds)
+        rates, rows = build_rows(measured, published[sources[0]].get(kind, {}), args.ddof,
+                                 args.seeds)
+        add_other_sources(rows, {s: published[s].get(kind, {}) for s in sources[1:]})
         name = f"{args.dataset}_{kind}" + ("" if args.protocol == "last" else f"_{args.protocol}")
         title = (f"{args.dataset} {kind}: {PROTOCOLS[args.protocol][1]}, mean ± std over seeds "
                  f"(ddof {args.ddof}); [published mean ± std, difference; ! = outside "
-                 f"published mean ± 2 std, or ± 1 point where std < 0.5]")
+                 f"published mean ± 2 std, or ± 1 point where std < 0.5]; published: "
+                 f"{', '.join(sources)}")
         written = write_tables(args.out, name, title, rates, rows)
         if args.figures:
             written += figure_vs_rate(args.out, name, f"{args.dataset} {kind}", rates, rows)
