@@ -114,11 +114,11 @@ def main(argv=None) -> int:
             "dataset.root": args.data_root, "out": args.out, "train.epochs": args.epochs,
             "noise.rate": args.noise_rate, "train.seed": args.seed,
             "dataset.train_subset": args.train_subset}, sets=args.set, notes=notes)
-        for note in notes:
-            print(note)
         # cfg keeps the device as configured ("auto"), so a run resumes on another number of
         # processes; the device this process uses is passed on its own
         dist, device_name = init_distributed(cfg["train.device"])
+        for note in notes if dist.is_main else ():
+            print(note)
         return train(args, cfg, dist, device_name)
     except (UserError, DatasetError) as e:
         if args.debug:

@@ -12,6 +12,8 @@ always safe: a finished run (result.json) is skipped, an interrupted one resumes
 checkpoint, a failed one (failed.json, with its error) is retried. A run claimed by another
 sweep process (an flock on <run>/.sweep.lock) is left to it, so two sweeps on one output
 directory never train the same run twice. The summary at the end lists done / failed / skipped.
+Ctrl-C reaches the trainings too (they checkpoint and stop); no further run starts, and each
+running one is reported by what it left: done (result.json) or interrupted (resumed next time).
 """
 from __future__ import annotations
 
