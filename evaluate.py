@@ -14,26 +14,33 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
-from datasets import DatasetError, load_dataset, make_data_source
-from engine.checkpoint import load_checkpoint, load_model_state
-from engine.errors import CheckpointError, UserError
-from engine.evaluation import evaluate
-from engine.io import write_json_atomic
-from engine.setup import dataset_options, pick_device, use_channels_last
-from models import build_model
+from engine.cli import HelpFormatter
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", required=True, help="a checkpoints/last.pt written by train.py")
     p.add_argument("--data-root", help="override the dataset root stored in the checkpoint")
     p.add_argument("--test-root", help="override dataset.test_root (webvision_mini: ImageNet root)")
-    p.add_argument("--output", help="JSON file to write (default <run>/eval.json)")
+    p.add_argument("--output", help="JSON file to write (unset: <run>/eval.json)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    parse_args()  # --help and usage errors answer here, before torch is imported (seconds)
+
+import torch  # noqa: E402
+
+from datasets import DatasetError, load_dataset, make_data_source  # noqa: E402
+from engine.checkpoint import load_checkpoint, load_model_state  # noqa: E402
+from engine.errors import CheckpointError, UserError  # noqa: E402
+from engine.evaluation import evaluate  # noqa: E402
+from engine.io import write_json_atomic  # noqa: E402
+from engine.setup import dataset_options, pick_device, use_channels_last  # noqa: E402
+from models import build_model  # noqa: E402
 
 
 def run(args) -> dict:

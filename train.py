@@ -22,54 +22,68 @@ process takes its share of every batch, and only rank 0 writes (engine/distribut
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from datasets import DatasetError, epoch_generator, load_dataset, make_data_source
-from datasets.device import train_batch_bounds
-from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state, restore_rng,
-                               save_checkpoint)
-from engine.config import config_diff, load_config, loss_kwargs, to_yaml
-from engine.distributed import (convert_sync_batchnorm, init_distributed, shutdown,
-                                wrap_ddp)
-from engine.errors import CheckpointError, NumericalFault, OutputDirError, UserError
-from engine.evaluation import evaluate, predict_probs
-from engine.io import numpy_save_atomic, write_json_atomic, write_text_atomic
-from engine.metrics import EpochAccumulator
-from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_files,
-                           write_metrics)
-from engine.step import forward_backward, optimizer_step
-from engine.setup import (build_phase_optimiser, check_writable, dataset_options,
-                          configure_threads, default_run_dir, loss_phase, noise_inputs,
-                          noisy_val_split, optimiser_phase, pick_device,
-                          seed_everything, subset_indices, use_channels_last)
-from losses import Combination, build_loss
-from models import build_model
-from noise import compare_estimate, estimate_noise, make_noisy_labels, realised_transition
+from engine.cli import HelpFormatter
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", required=True, help="YAML config (see configs/)")
+                                formatter_class=HelpFormatter)
+    p.add_argument("--config", help="YAML config (see configs/); with --resume --out DIR it "
+                                    "defaults to DIR/config.yaml, the run's resolved config")
     p.add_argument("--data-root", help="override dataset.root")
-    p.add_argument("--out", help="run directory (default runs/<dataset>/<noise>/<loss>/seed<S>)")
+    p.add_argument("--out", help="run directory (unset: runs/<dataset>/<kind>_<rate>/<loss>/seed<S>)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed")
     p.add_argument("--train-subset", type=int, help="train on a fixed random subset of N samples")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--force-resume", action="store_true",
-                   help="resume even if the config or noisy labels differ from the checkpoint")
+                   help="resume even if the config or noisy labels differ from the checkpoint "
+                        "(the changes and the epoch/step are recorded in result.json)")
     p.add_argument("--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE",
                    help="override any config key, e.g. optim.lr=0.05 loss.beta=1 (repeatable)")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.config is None and not (args.resume and args.out):
+        p.error("--config is required (or --resume --out DIR, which reads DIR/config.yaml)")
+    return args
+
+
+if __name__ == "__main__":
+    parse_args()  # --help and usage errors answer here, before torch is imported (seconds)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from datasets import DatasetError, epoch_generator, load_dataset, make_data_source  # noqa: E402
+from datasets.device import train_batch_bounds  # noqa: E402
+from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state,  # noqa: E402
+                               restore_rng, save_checkpoint)
+from engine.config import config_diff, load_config, loss_kwargs, to_yaml  # noqa: E402
+from engine.distributed import (convert_sync_batchnorm, init_distributed, shutdown,  # noqa: E402
+                                wrap_ddp)
+from engine.errors import (CheckpointError, ConfigError, NumericalFault,  # noqa: E402
+                           OutputDirError, UserError)
+from engine.evaluation import evaluate, predict_probs  # noqa: E402
+from engine.io import numpy_save_atomic, write_json_atomic, write_text_atomic  # noqa: E402
+from engine.metrics import EpochAccumulator  # noqa: E402
+from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_files,  # noqa: E402
+                           write_metrics)
+from engine.step import forward_backward, optimizer_step  # noqa: E402
+from engine.setup import (build_phase_optimiser, check_writable,  # noqa: E402
+                          configure_threads, dataset_options, default_run_dir, loss_phase,
+                          noise_inputs, noisy_val_split, optimiser_phase, pick_device,
+                          seed_everything, subset_indices, use_channels_last)
+from losses import Combination, build_loss  # noqa: E402
+from models import build_model  # noqa: E402
+from noise import (compare_estimate, estimate_noise, make_noisy_labels,  # noqa: E402
+                   realised_transition)
 
 
 STOP_CHECK_EVERY = 10  # steps between the processes' agreement on a stop request (torchrun)
@@ -95,13 +109,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     dist = None
     try:
-        cfg = load_config(args.config, overrides={
+        notes = []
+        cfg = load_config(config_path(args), overrides={
             "dataset.root": args.data_root, "out": args.out, "train.epochs": args.epochs,
             "noise.rate": args.noise_rate, "train.seed": args.seed,
-            "dataset.train_subset": args.train_subset}, sets=args.set)
+            "dataset.train_subset": args.train_subset}, sets=args.set, notes=notes)
         # cfg keeps the device as configured ("auto"), so a run resumes on another number of
         # processes; the device this process uses is passed on its own
         dist, device_name = init_distributed(cfg["train.device"])
+        for note in notes if dist.is_main else ():
+            print(note)
         return train(args, cfg, dist, device_name)
     except (UserError, DatasetError) as e:
         if args.debug:
@@ -115,6 +132,23 @@ def main(argv=None) -> int:
     finally:
         if dist is not None:
             shutdown(dist)
+
+
+def config_path(args) -> Path:
+    """--config, or the resolved config.yaml of the run being resumed (which holds every flag
+    it was started with: noise rate, epochs, subset, seed, --set)."""
+    if args.config is not None:
+        return Path(args.config)
+    saved = Path(args.out) / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"{args.out} holds no config.yaml to resume from; start the run with "
+                          f"--config FILE --out {args.out}")
+    return saved
+
+
+def resume_command(out: Path) -> str:
+    """A command that resumes this run as it was started: its config.yaml is resolved."""
+    return f"python train.py --resume --out {shlex.quote(str(out))}"
 
 
 def inspect_run_dir(out: Path, cfg: dict, args):
@@ -133,17 +167,32 @@ def inspect_run_dir(out: Path, cfg: dict, args):
             if diff and not args.force_resume:
                 raise OutputDirError(f"{out} holds a different finished run; differences: "
                                      f"{'; '.join(diff)}. Choose another --out")
+    elif args.resume:
+        # sweeps pass --resume to every run, so a fresh start is right; but say so
+        print(f"note: {out} holds nothing to resume (no checkpoint); starting a fresh run")
     return finished, has_checkpoint
 
 
+# Keys that differ between commands without changing the run: not worth a record.
+COSMETIC = {"out", "train.progress"}
+
+
 def read_checkpoint(path: Path, cfg: dict, labels_sha256: str, force: bool, device) -> dict:
+    """The checkpoint, checked against this command, with this resume's record appended to
+    ckpt["resumes"]: what changed (also harmless keys such as train.threads) at which
+    epoch/step, and whether --force-resume let a change that matters through."""
     ckpt = load_checkpoint(path, map_location=device)
-    problems = config_diff(ckpt["config"], cfg)
-    if ckpt["noisy_labels_sha256"] != labels_sha256:
-        problems.append("the noisy training labels differ (noise seed, rate, kind or data)")
+    labels = ([] if ckpt["noisy_labels_sha256"] == labels_sha256 else
+              ["the noisy training labels differ (noise seed, rate, kind or data)"])
+    problems = config_diff(ckpt["config"], cfg) + labels
     if problems and not force:
         raise CheckpointError(f"refusing to resume {path.parent.parent}: {'; '.join(problems)}. "
                               f"Undo the change, or pass --force-resume")
+    changes = config_diff(ckpt["config"], cfg, ignore=COSMETIC) + labels
+    ckpt["resumes"] = list(ckpt.get("resumes", []))
+    if changes:
+        ckpt["resumes"].append({"epoch": ckpt["epoch"], "step": ckpt.get("step", 0),
+                                "changes": changes, "forced": bool(problems)})
     return ckpt
 
 
@@ -238,7 +287,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     eval_model = step_model if not dist.enabled else model
 
     # ---- resume ---------------------------------------------------------------------------
-    start_epoch, start_step, history, partial = 0, 0, [], None
+    start_epoch, start_step, history, partial, resumes = 0, 0, [], None, []
     if has_checkpoint:
         # Rank 0 reads and checks it, every rank gets it: no shared filesystem needed.
         ckpt = dist.on_main(read_checkpoint, out / CHECKPOINT, cfg,
@@ -260,8 +309,10 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
             if dist.enabled:
                 torch.manual_seed(int(torch.randint(2**62, (1,))) + dist.rank)
         start_epoch, start_step = ckpt["epoch"], ckpt.get("step", 0)
-        history, partial = ckpt["history"], ckpt.get("partial")
+        history, partial, resumes = ckpt["history"], ckpt.get("partial"), ckpt["resumes"]
         log(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}")
+        if resumes and resumes[-1]["epoch"] == start_epoch and resumes[-1]["step"] == start_step:
+            log(f"recorded in result.json ('resumes'): {'; '.join(resumes[-1]['changes'])}")
 
     # ---- the run directory: from here on rank 0 writes ---------------------------------------
     run_dir = {}  # rank 0's lock and TensorBoard writer
@@ -269,13 +320,12 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     def open_run_dir():
         run_dir["lock"] = RunLock(out).acquire()
         remove_stale_temp_files(out)
-        write_text_atomic(out / "config.yaml", to_yaml(cfg))
+        write_text_atomic(out / "config.yaml", config_header(resumes) + to_yaml(cfg))
         write_json_atomic(out / "noise.json", noise_summary)
         numpy_save_atomic(out / "noisy_labels.npy", noisy.labels)
         if val_idx is not None:
             numpy_save_atomic(out / "noisy_val_indices.npy", val_idx)
-        from torch.utils.tensorboard import SummaryWriter
-        run_dir["tb"] = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1)
+        run_dir["tb"] = fresh_tensorboard(out / "tb", history)
 
     dist.on_main(open_run_dir)  # a failure there (the run is locked) stops every rank
     lock, tb = run_dir.get("lock"), run_dir.get("tb")
@@ -305,6 +355,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
             "optim_phase": opt_phase,
             "rng": capture_rng(), "rng_ranks": rng_ranks, "history": history, "config": cfg,
+            "resumes": resumes,
             "noisy_labels_sha256": noise_summary["labels_sha256"]})
 
     def stopping(step: int) -> bool:
@@ -381,8 +432,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
                 lock.release()
             name = signal.Signals(stop.signal).name
             log(f"\n{name}: stopped at epoch {epoch + 1}, step {step}/{n_batches}; checkpoint "
-                f"saved. Resume with: python train.py --config {args.config} --out {out} "
-                f"--resume", file=sys.stderr)
+                f"saved. Resume with: {resume_command(out)}", file=sys.stderr)
             return 128 + stop.signal
 
         lr = optimizer.param_groups[0]["lr"]
@@ -399,14 +449,15 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
                                              cfg["train.eval_batch_size"], cfg["train.amp"],
                                              dist=dist)["top1"]
         row["epoch_seconds"] = time.time() - t_epoch
+        # what ran, whatever config.yaml says now: a resume may change train.threads, and the
+        # thread count changes results in the last digits (sweep.py --jobs sets it)
+        row["threads"] = torch.get_num_threads()
         history.append(row)
         partial, start_step = None, 0
         save(epoch + 1, 0, None)
         if dist.is_main:
             write_metrics(out, history)
-            for key, value in row.items():
-                if key != "epoch" and value is not None:
-                    tb.add_scalar(key, value, epoch + 1)
+            tensorboard_row(tb, row)
             tb.flush()
         extra = "".join(f" {name} {row[name + '_top1']:.2f}" for name in eval_sets if name != "test")
         log(f"epoch {epoch + 1:3d}/{epochs} lr {lr:.5f} loss {row['train_loss']:.4f} "
@@ -417,21 +468,26 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
             if dist.is_main:
                 lock.release()
             log(f"{signal.Signals(stop.signal).name}: stopped after epoch {epoch + 1}; "
-                f"resume with --resume", file=sys.stderr)
+                f"resume with: {resume_command(out)}", file=sys.stderr)
             return 128 + stop.signal
 
     def finish_run():
         """Rank 0: the noise estimate and result.json."""
         tb.close()
         estimate = None
-        if not data.labels_are_noisy:
-            # Estimated against injected noise, from the final model on the (unaugmented)
-            # train set; rank 0 alone (datasets with injected noise are small).
-            probs = predict_probs(model, source(train_images, "none"), len(clean),
-                                  cfg["train.eval_batch_size"], cfg["train.amp"])
-            estimate = compare_estimate(estimate_noise(probs, train_noisy, K),
-                                        realised_transition(clean, train_noisy, K),
-                                        float(np.mean(train_noisy != clean)))
+        if not data.labels_are_noisy and val_idx is not None:
+            # out of sample, as confident learning assumes: the held-out noisy split
+            estimate = estimate_against_injected(
+                model, val_set, all_noisy[val_idx], all_clean[val_idx], K, cfg,
+                f"noisy validation split ({len(val_idx)} held-out samples)", True)
+        elif not data.labels_are_noisy:
+            # no held-out noisy data: the training set, marked as in-sample (K-fold
+            # cross-validation would cost K more trainings)
+            estimate = estimate_against_injected(
+                model, source(train_images, "none"), train_noisy, clean, K, cfg,
+                "IN-SAMPLE: the training set the model fitted (set dataset.noisy_val_fraction "
+                "for an out-of-sample estimate); memorised flips look clean, so the rate is "
+                "under-estimated", False)
         best = max(history, key=lambda r: r["test_top1"])
         last = history[-1]
         best_val = (max(history, key=lambda r: r["val_noisy_top1"])
@@ -450,6 +506,8 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
                 "val_noisy_top1": best_val["val_noisy_top1"],
                 "selected_on": f"noisy validation split ({len(val_idx)} samples)"},
             "noise_estimate": estimate,
+            "resumes": resumes,
+            "forced_resume": any(r["forced"] for r in resumes),
             "skipped_steps": sum(r["skipped_steps"] for r in history),
             "noise": {k: v for k, v in noise_summary.items() if k != "transition"},
             "device": str(device),
@@ -476,6 +534,44 @@ def warmup_note(cfg: dict) -> str:
     lr = cfg["optim.lr_after_warmup"]
     return (f" after {cfg['loss.warmup_epochs']} epochs of {cfg['loss.warmup_loss']}"
             + (f" (then a fresh SGD at lr {lr:g})" if lr is not None else ""))
+
+
+def config_header(resumes: list) -> str:
+    """config.yaml holds the config in force now; a run resumed with changes says so on top."""
+    if not resumes:
+        return ""
+    lines = [f"# resumed at epoch {r['epoch']} step {r['step']}"
+             f"{' with --force-resume' if r['forced'] else ''}: {'; '.join(r['changes'])}"
+             for r in resumes]
+    return "\n".join(lines + ["# (also in result.json 'resumes'; threads per epoch in "
+                               "metrics.jsonl)"]) + "\n"
+
+
+def fresh_tensorboard(folder: Path, history: list):
+    """A TensorBoard writer over a clean folder, replaying the epochs already done: a killed
+    run's event file would otherwise stay beside the resumed one, with its stale epochs."""
+    from torch.utils.tensorboard import SummaryWriter
+    for stale in folder.glob("events.out.tfevents.*"):
+        stale.unlink()
+    tb = SummaryWriter(str(folder))
+    for row in history:
+        tensorboard_row(tb, row)
+    return tb
+
+
+def tensorboard_row(tb, row: dict) -> None:
+    for key, value in row.items():
+        if key != "epoch" and value is not None:
+            tb.add_scalar(key, value, row["epoch"])
+
+
+def estimate_against_injected(model, images, noisy, clean, K, cfg, sample, out_of_sample):
+    """The confident-joint estimate from the final model's predictions on `images`, next to the
+    noise injected into those samples (rank 0 alone: datasets with injected noise are small)."""
+    probs = predict_probs(model, images, len(clean), cfg["train.eval_batch_size"],
+                          cfg["train.amp"])
+    return compare_estimate(estimate_noise(probs, noisy, K), realised_transition(clean, noisy, K),
+                            float(np.mean(noisy != clean)), sample, out_of_sample)
 
 
 def check_finite(first_bad, bad_terms, epoch, term_names, stop_run: bool):

@@ -59,8 +59,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
             OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({first[:160]}); "
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({first_sentence(e)}); "
                               f"delete it to start over, or restore it from a backup") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         missing = [k for k in REQUIRED if not isinstance(state, dict) or k not in state]
@@ -72,6 +71,14 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     return state
 
 
+def first_sentence(error: Exception) -> str:
+    """The first sentence of an exception's message, whole: torch's messages run on for a
+    paragraph, and cutting them at a character count left half a sentence in ours."""
+    text = str(error).strip().splitlines()[0].strip() if str(error).strip() else ""
+    sentence = text.split(". ", 1)[0].rstrip(".")
+    return sentence or type(error).__name__
+
+
 def load_model_state(model: torch.nn.Module, state_dict: dict, path) -> None:
     """Load weights, turning a shape/key mismatch into a one-line CheckpointError."""
     try:
@@ -80,4 +87,4 @@ def load_model_state(model: torch.nn.Module, state_dict: dict, path) -> None:
         lines = [l.strip() for l in str(e).splitlines() if l.strip()]
         detail = lines[1] if len(lines) > 1 else lines[0]
         raise CheckpointError(f"checkpoint {path} does not fit this model/dataset: "
-                              f"{detail[:200]}") from None
+                              f"{detail}") from None

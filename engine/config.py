@@ -1,8 +1,10 @@
 """Configs: plain nested YAML, one schema, inheritance, command-line overrides, strict validation.
 
 A config file may start with `inherit: <path>` (relative to the file); the child's values are
-merged over the parent's, recursively, except that a child's `loss:` block replaces the parent's. Every key must be in SCHEMA, except the free-form loss
-parameters under `loss:`, which are checked against the chosen loss's own parameters.
+merged over the parent's, recursively, except that a child's `loss:` block replaces the
+parent's (so it must name its loss; one that does not is an error saying so). Every key must be
+in SCHEMA, except the free-form loss parameters under `loss:`, which are checked against the
+chosen loss's own parameters.
 Overrides use dotted keys: `--set optim.lr=0.05 loss.alpha=10` (values parsed as YAML).
 """
 from __future__ import annotations
@@ -178,6 +180,10 @@ def read_yaml(path: Path) -> dict:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not a text (UTF-8) YAML file (byte {e.start} "
+                          f"is {e.object[e.start:e.start + 1]!r}); pass a .yaml config such "
+                          f"as configs/quickstart.yaml") from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
     try:
@@ -207,7 +213,24 @@ def load_tree(path: str | Path, _seen: tuple = ()) -> dict:
         return data
     if not isinstance(parent, str):
         raise ConfigError(f"'inherit' in {path} must be a path string, got {parent!r}")
-    return deep_merge(load_tree(path.parent / parent, _seen + (path,)), data)
+    base = load_tree(path.parent / parent, _seen + (path,))
+    check_loss_block(path, data.get("loss"), base.get("loss"))
+    return deep_merge(base, data)
+
+
+def check_loss_block(path: Path, child, parent) -> None:
+    """A child's `loss:` block replaces its parent's whole block (deep_merge): one that names
+    only parameters would silently train the default loss with them, so say why it fails."""
+    if not isinstance(child, dict) or not isinstance(parent, dict) or "name" in child:
+        return
+    if "name" not in parent:
+        return
+    given = ", ".join(f"loss.{k}" for k in child)
+    raise ConfigError(f"config {path} sets {given or 'an empty loss block'} without loss.name, but "
+                      f"a child's `loss:` block replaces its parent's whole block (so the "
+                      f"parent's loss.name {parent['name']!r} and its parameters are not "
+                      f"inherited); repeat name and every parameter in the child's loss block, "
+                      f"or use --set {given.split(', ')[0] if given else 'loss.alpha'}=VALUE")
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -330,9 +353,24 @@ def validate(flat: dict) -> dict:
     return resolved
 
 
+# Keys that decide what an experiment is; a config that leaves them out gets their defaults
+# (clean-label CE) with a note saying so, rather than an error (README "Run a paper setting").
+ESSENTIAL_KEYS = ("loss.name", "noise.kind")
+
+
+def defaults_note(flat: dict) -> str | None:
+    missing = [k for k in ESSENTIAL_KEYS if k not in flat]
+    if not missing:
+        return None
+    used = ", ".join(f"{k}={SCHEMA[k].default}" for k in missing)
+    return (f"note: the config names no {' / '.join(missing)}; using the default(s) {used} "
+            f"(noise.kind=none is clean labels). Set them in the config or with --set")
+
+
 def load_config(path: str | Path | None = None, overrides: dict | None = None,
-                sets: list[str] | None = None) -> dict:
-    """Load, merge and validate. Returns the flat resolved config (dotted keys)."""
+                sets: list[str] | None = None, notes: list | None = None) -> dict:
+    """Load, merge and validate. Returns the flat resolved config (dotted keys); a note on
+    defaults filled in for essential keys is appended to `notes` when given."""
     tree = load_tree(path) if path is not None else {}
     flat = flatten(tree)
     explicit = {}
@@ -343,6 +381,9 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
     flat.update(explicit)
     apply_per_rate(flat, explicit)
     resolved = validate(flat)
+    note = defaults_note(flat)
+    if note and notes is not None:
+        notes.append(note)
     # Loss parameters are validated by building the loss once (ranges, types).
     from losses import build_loss
     try:

@@ -42,14 +42,26 @@ def estimate_noise(probs: np.ndarray, noisy_labels: np.ndarray, num_classes: int
     transition = np.divide(joint.T, true_mass[:, None], out=np.zeros((K, K)),
                            where=true_mass[:, None] > 0)
     return {"noise_rate": float(1.0 - np.trace(joint)), "transition": transition,
-            "joint": joint, "confident_fraction": float(confident.mean())}
+            "joint": joint, "confident_fraction": float(confident.mean()),
+            "empty_rows": [int(j) for j in np.flatnonzero(true_mass <= 0)]}
 
 
-def compare(estimate: dict, injected_transition: np.ndarray, injected_rate: float) -> dict:
-    """JSON-ready comparison of an estimate with the injected noise."""
+def compare(estimate: dict, injected_transition: np.ndarray, injected_rate: float,
+            sample: str, out_of_sample: bool) -> dict:
+    """JSON-ready comparison of an estimate with the injected noise. `sample` says which
+    predictions it used: the method assumes out-of-sample ones, and a model's predictions on
+    the samples it trained on agree with their noisy labels wherever it memorised them, so an
+    in-sample estimate under-counts the noise."""
     est_T = estimate["transition"]
+    empty = estimate["empty_rows"]
     return {
         "method": "confident joint (noise/estimate.py)",
+        "sample": sample, "out_of_sample": out_of_sample,
+        "empty_rows": empty,
+        "empty_rows_note": None if not empty else (
+            f"no sample was estimated to belong to true class(es) {empty}, so their rows of "
+            f"transition_estimated are unknown and left at 0 (a model that never predicts a "
+            f"class confidently, or a class that loses all its labels to others)"),
         "estimated_rate": estimate["noise_rate"], "injected_rate": float(injected_rate),
         "rate_abs_error": abs(estimate["noise_rate"] - float(injected_rate)),
         "transition_mean_abs_error": float(np.abs(est_T - injected_transition).mean()),

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.tables import fmt_setting, load_published, mean_std, outside, save_figure  # noqa: E402
+from scripts.tables import (OutputFolder, TablesError, load_published, mean_std,  # noqa: E402
+                            outside, save_figure)
 
 CODE_TOLERANCE = 2.0   # points; see the module docstring
 
@@ -110,8 +111,7 @@ def build_rows(ours: dict, theirs: dict, published: dict) -> list[dict]:
     return rows
 
 
-def write_report(rows: list[dict], out: Path, dataset: str) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+def write_report(rows: list[dict], out: OutputFolder, dataset: str) -> list[Path]:
     md = [f"### {dataset}: published | the authors' code, run here | this project "
           f"(last-epoch test top-1, mean ± std over seeds, ddof 0)", "",
           "| noise | loss | published | authors' code | this project | verdict |",
@@ -120,7 +120,7 @@ def write_report(rows: list[dict], out: Path, dataset: str) -> list[Path]:
         pub = "–" if r["published"] is None else f"{r['published'][0]:.2f}±{r['published'][1]:.2f}"
         md.append(f"| {r['kind']} {r['setting']} | {r['loss']} | {pub} | {fmt(r['official'])} | "
                   f"{fmt(r['ours'])} | {r['verdict']} |")
-    paths = [out / f"{dataset}_side_by_side.md", out / f"{dataset}_side_by_side.csv"]
+    paths = [out.claim(f"{dataset}_side_by_side.md"), out.claim(f"{dataset}_side_by_side.csv")]
     paths[0].write_text("\n".join(md) + "\n")
     with open(paths[1], "w", newline="") as f:
         w = csv.writer(f)
@@ -141,7 +141,7 @@ def read_curve(metrics: Path) -> list[float]:
     return [json.loads(line)["test_top1"] for line in metrics.read_text().splitlines()]
 
 
-def figure_cell(ours: list[dict], theirs: list[dict], published, out: Path, dataset: str,
+def figure_cell(ours: list[dict], theirs: list[dict], published, out: OutputFolder, dataset: str,
                 key: tuple) -> list[Path]:
     """Test top-1 per epoch, one line per run of each code, the published value as a band."""
     import matplotlib
@@ -164,10 +164,10 @@ def figure_cell(ours: list[dict], theirs: list[dict], published, out: Path, data
     ax.set_title(f"{dataset} {kind} {setting} {loss.upper()}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return save_figure(fig, out / f"{dataset}_{kind}_{setting}_{loss}_side_by_side")
+    return save_figure(fig, out, f"{dataset}_{kind}_{setting}_{loss}_side_by_side")
 
 
-def write_all(runs: Path, official_runs: Path, dataset: str, out: Path,
+def write_all(runs: Path, official_runs: Path, dataset: str, out: OutputFolder,
               figures: bool = True) -> list[Path]:
     ours, theirs = collect_runs(runs, dataset), collect_runs(official_runs, dataset)
     if not theirs:
@@ -192,10 +192,15 @@ def main(argv=None) -> int:
                    help="the authors' code's runs (scripts/official_apl.py --runs)")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--out", type=Path, required=True, help="where the table and figures go")
-    p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files in --out that this script did not write")
+    p.add_argument("--no-figures", action="store_true", help="the table only")
     args = p.parse_args(argv)
-    written = write_all(args.runs, args.official_runs, args.dataset, args.out,
-                        not args.no_figures)
+    try:
+        written = write_all(args.runs, args.official_runs, args.dataset,
+                            OutputFolder(args.out, args.overwrite), not args.no_figures)
+    except TablesError as e:
+        raise SystemExit(f"error: {e}") from None
     print("\n".join(map(str, written)))
     return 0 if written else 1
 

@@ -12,6 +12,8 @@ always safe: a finished run (result.json) is skipped, an interrupted one resumes
 checkpoint, a failed one (failed.json, with its error) is retried. A run claimed by another
 sweep process (an flock on <run>/.sweep.lock) is left to it, so two sweeps on one output
 directory never train the same run twice. The summary at the end lists done / failed / skipped.
+Ctrl-C reaches the trainings too (they checkpoint and stop); no further run starts, and each
+running one is reported by what it left: done (result.json) or interrupted (resumed next time).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.cli import HelpFormatter  # noqa: E402
 from scripts.make_configs import (FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES,  # noqa: E402
                                   newer_losses)
 
@@ -100,9 +104,7 @@ def build_runs(args) -> list[Run]:
         extra += ["--epochs", str(args.epochs)]
     if args.train_subset:
         extra += ["--train-subset", str(args.train_subset)]
-    sets = ["train.progress=false"] + list(args.set or [])
-    if args.jobs > 1 and not any(s.startswith("train.threads=") for s in sets):
-        sets.append(f"train.threads={max(1, (os.cpu_count() or 1) // args.jobs)}")
+    sets = ["train.progress=false"] + list(args.set or []) + thread_sets(args)
     extra += ["--set", *sets]
     if args.dataset in HUMAN_DATASETS:
         label_sets = args.label_sets.split(",") if args.label_sets else HUMAN_DATASETS[args.dataset]
@@ -122,7 +124,25 @@ def build_runs(args) -> list[Run]:
     return runs
 
 
+def thread_sets(args) -> list[str]:
+    """Parallel runs share the cores: each gets cores // jobs threads unless --set says."""
+    if args.jobs == 1 or any(s.startswith("train.threads=") for s in args.set or []):
+        return []
+    return [f"train.threads={max(1, (os.cpu_count() or 1) // args.jobs)}"]
+
+
+def thread_note(args) -> str | None:
+    """The sweep changes a setting behind the user's back only here: say so."""
+    sets = thread_sets(args)
+    if not sets:
+        return None
+    return (f"note: --jobs {args.jobs} on {os.cpu_count()} cores: every run gets --set "
+            f"{sets[0]} (the thread count changes results in the last digits; each epoch's "
+            f"count is in metrics.jsonl). Pass --set train.threads=N to choose")
+
+
 SWEEP_STARTED = time.time()
+INTERRUPTED_CODES = {130, 143, -2, -15}  # train.py stopped by SIGINT/SIGTERM (or killed by it)
 
 
 def execute(run: Run) -> tuple[str, str]:
@@ -147,10 +167,14 @@ def execute(run: Run) -> tuple[str, str]:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(run.command())}\n")
             log.flush()
             code = subprocess.call(run.command(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        if code == 0 and (run.out / "result.json").is_file():
+        if (run.out / "result.json").is_file():
+            # finished, even if a Ctrl-C reached it after result.json was written
             failed.unlink(missing_ok=True)
             top1 = json.loads((run.out / "result.json").read_text())["last"]["test_top1"]
-            return "done", f"top-1 {top1:.2f} in {time.time() - start:.0f}s"
+            late = f" (then exit {code})" if code else ""
+            return "done", f"top-1 {top1:.2f} in {time.time() - start:.0f}s{late}"
+        if code in INTERRUPTED_CODES:
+            return "interrupted", f"stopped by a signal (exit {code}); a re-run resumes it"
         tail = (run.out / "train.log").read_text().strip().splitlines()[-3:]
         error = next((l for l in reversed(tail) if l.startswith("error:")), tail[-1] if tail else "")
         failed.write_text(json.dumps({"exit_code": code, "error": error,
@@ -182,28 +206,41 @@ eval "$cmd"
     print(f"wrote {path} ({len(runs)} array tasks) and {commands}; submit with: sbatch {path}")
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", required=True, choices=["mnist", "cifar10", "cifar100", "cifar10n"])
-    p.add_argument("--label-sets", help="cifar10n: comma list of label sets (default all five)")
+                                formatter_class=HelpFormatter)
+    p.add_argument("--dataset", required=True, choices=["mnist", "cifar10", "cifar100", "cifar10n"],
+                   help="which grid (configs/<dataset>/)")
+    p.add_argument("--label-sets", help="cifar10n: comma list of label sets (unset: all five)")
     p.add_argument("--kinds", default="sym,asym", help="sym, asym or sym,asym")
-    p.add_argument("--losses", help=f"comma list (default: all {len(LOSSES)} paper losses)")
-    p.add_argument("--sym-rates", help="comma list (default 0,0.2,0.4,0.6,0.8)")
-    p.add_argument("--asym-rates", help="comma list (default 0.1,0.2,0.3,0.4)")
-    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
-    p.add_argument("--epochs", type=int, help="reduced-scale runs: override train.epochs")
-    p.add_argument("--train-subset", type=int, help="reduced-scale runs: a fixed subset")
-    p.add_argument("--data-root")
-    p.add_argument("--out", default="runs/paper")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel on this machine")
+    p.add_argument("--losses", help=f"comma list (unset: all {len(LOSSES)} paper losses)")
+    p.add_argument("--sym-rates", help="comma list (unset: 0,0.2,0.4,0.6,0.8)")
+    p.add_argument("--asym-rates", help="comma list (unset: 0.1,0.2,0.3,0.4)")
+    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
+                   help="comma list of training seeds (each has its own noise draw)")
+    p.add_argument("--epochs", type=int,
+                   help="reduced-scale runs: override train.epochs (unset: the paper's)")
+    p.add_argument("--train-subset", type=int,
+                   help="reduced-scale runs: train on a fixed subset of N samples (unset: all)")
+    p.add_argument("--data-root", help="dataset root passed to train.py (unset: the configs' data/)")
+    p.add_argument("--out", default="runs/paper", help="root of the run directories")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs in parallel on this machine; above 1 each run gets train.threads="
+                        "cores // jobs unless --set train.threads=N")
     p.add_argument("--set", nargs="*", help="extra train.py --set overrides for every run")
     p.add_argument("--slurm", type=Path, help="write a Slurm job-array script instead of running")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if args.jobs < 1:
         sys.exit("error: --jobs must be >= 1")
     runs = build_runs(args)
+    note = thread_note(args)
+    if note:
+        print(note)
     if args.slurm:
         write_slurm(runs, args.slurm, args)
         return 0
@@ -216,21 +253,41 @@ def main(argv=None) -> int:
         return 0
     print(f"{len(runs)} runs -> {args.out} ({args.jobs} in parallel)")
     results = {}
-
-    def one(run):
-        status, detail = execute(run)
-        print(f"[{status}] {run.name}: {detail}", flush=True)
-        return run, status, detail
-
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for run, status, detail in pool.map(one, runs):
-            results.setdefault(status, []).append((run, detail))
-    counts = {s: len(results.get(s, [])) for s in ("done", "failed", "skipped")}
-    print(f"summary: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped")
+    for run, status, detail in run_all(runs, args.jobs):
+        results.setdefault(status, []).append((run, detail))
+    counts = {s: len(results.get(s, [])) for s in ("done", "failed", "skipped", "interrupted")}
+    print(f"summary: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped"
+          + (f", {counts['interrupted']} interrupted" if counts["interrupted"] else ""))
     for run, detail in results.get("failed", []):
         print(f"  failed: {run.name}: {detail} (log: {run.out / 'train.log'})")
     print(f"resume or retry with the same command: {shlex.join([sys.argv[0], *(argv or sys.argv[1:])])}")
     return 1 if counts["failed"] else 0
+
+
+def run_all(runs: list[Run], jobs: int) -> list[tuple]:
+    """(run, status, detail) per run started. On Ctrl-C (which the trainings receive too:
+    they checkpoint and exit) no further run starts, and the running ones are waited for,
+    so each is reported by what it left behind (result.json: done), not as a failure."""
+    stop = threading.Event()
+
+    def one(run):
+        if stop.is_set():
+            return None
+        status, detail = execute(run)
+        print(f"[{status}] {run.name}: {detail}", flush=True)
+        return run, status, detail
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(one, run) for run in runs]
+    try:
+        for future in futures:
+            future.result()
+    except KeyboardInterrupt:
+        stop.set()
+        print("interrupted: waiting for the running trainings to write their checkpoints",
+              flush=True)
+    pool.shutdown(wait=True, cancel_futures=True)
+    return [f.result() for f in futures if not f.cancelled() and f.result() is not None]
 
 
 if __name__ == "__main__":

@@ -9,13 +9,21 @@ Reads <runs>/<dataset>/<kind>/<rate>/<loss>/seed*/result.json (written by train.
 one row per loss and one column per noise rate; a cell is the mean ± std over seeds of the
 last-epoch clean test top-1 (the paper's protocol). --protocol best_test uses the best epoch
 selected on the test set (flagged as optimistic); --protocol best_noisy_val the epoch selected
-on the held-out noisy validation split (runs with dataset.noisy_val_fraction > 0). The std is the population std (ddof 0, as in the authors'
-notebook) unless --ddof 1. The published value from docs/published.yaml stands beside each cell
-with the difference; "!" flags a cell outside the published mean ± 2·std (± 1 point where the
-published std is below 0.5; never where no std is published). "(n=k)" marks a cell with fewer
-seeds than --seeds. --published paper,newer picks the published sources: the first is diffed and
-flagged, the others stand beside it as "name mean" (PUBLISHED_SOURCES).
-Writes <out>/<dataset>_<kind>.{md,tex,csv} and, with --figures, PNG+PDF plots.
+on the held-out noisy validation split (runs with dataset.noisy_val_fraction > 0). The std is
+the population std (ddof 0, as in the authors' notebook) unless --ddof 1. The published value
+from docs/published.yaml stands beside each cell with the difference; "!" flags a cell outside
+the published mean ± 2·std (± 1 point where the published std is below 0.5; never where no std
+is published). "(n=k)" marks a cell with fewer seeds than --seeds. --published paper,newer
+picks the published sources: the first is diffed and flagged, the others stand beside it as
+"name mean" (PUBLISHED_SOURCES). A cell of reduced-scale runs (fewer epochs than the paper's
+config, or a training subset) shows its scale, e.g. "{6/50 ep, 2000 train}", and its
+difference is labelled "reduced scale" instead of being flagged. "(forced k)" counts runs
+resumed with --force-resume (result.json 'resumes': part of them trained under another setting).
+--official-runs adds the three-column table published | the authors' code | this project
+(scripts/compare_official.py).
+Writes <out>/<dataset>_<kind>.{md,tex,csv} and, with --figures, PNG+PDF plots; <out> defaults
+to <runs>/tables. Every file written is listed in <out>/.tables-written.json; a file there that
+is not listed (e.g. a committed docs/results/ table) is never overwritten without --overwrite.
 """
 from __future__ import annotations
 
@@ -26,11 +34,17 @@ import math
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.cli import HelpFormatter  # noqa: E402
+from engine.config import load_tree  # noqa: E402
+
 PUBLISHED = ROOT / "docs" / "published.yaml"
 PUBLISHED_NEWER = ROOT / "docs" / "published_newer.yaml"
 # --published name -> (file, section of the file or None): docs/published_newer.yaml holds one
@@ -49,17 +63,77 @@ CURVE_GROUPS = [("ce", "nce"), ("fl", "nfl"), ("mae", "nmae"), ("rce", "nrce"),
                 ("ce", "mae", "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "nfl+nce", "mae+rce")]
 
 
+MANIFEST = ".tables-written.json"
+
+
+class TablesError(Exception):
+    """A user error: printed as one line, exit 2."""
+
+
+class OutputFolder:
+    """The output folder, with a manifest of the files this script wrote there: those may be
+    rewritten; any other existing file (a committed table, someone's notes) only with
+    --overwrite."""
+
+    def __init__(self, folder: Path, overwrite: bool):
+        self.folder, self.overwrite = Path(folder), overwrite
+        manifest = self.folder / MANIFEST
+        self.written = set(json.loads(manifest.read_text())) if manifest.is_file() else set()
+
+    def claim(self, name: str) -> Path:
+        path = self.folder / name
+        if path.exists() and name not in self.written and not self.overwrite:
+            raise TablesError(f"{path} exists and was not written by scripts/tables.py (not in "
+                              f"{self.folder / MANIFEST}); choose another --out, or pass "
+                              f"--overwrite to replace it")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if name not in self.written:
+            self.written.add(name)
+            (self.folder / MANIFEST).write_text(json.dumps(sorted(self.written), indent=1))
+        return path
+
+
+class RunResult(NamedTuple):
+    top1: float
+    epochs: int | None        # trained epochs (None: not recorded)
+    paper_epochs: int | None  # the epochs of the setting's config (the paper's recipe)
+    subset: int | None        # dataset.train_subset
+    forced: bool              # resumed with --force-resume (result.json 'resumes')
+
+    @property
+    def reduced(self) -> bool:
+        fewer = None not in (self.epochs, self.paper_epochs) and self.epochs < self.paper_epochs
+        return fewer or self.subset is not None
+
+
 def collect(runs: Path, dataset: str, protocol: str = "last") -> dict:
-    """{kind: {loss: {rate: [top1 per seed]}}} from every finished run."""
+    """{kind: {loss: {rate: [RunResult per seed]}}} from every finished run."""
     key = PROTOCOLS[protocol][0]
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for result in sorted((runs / dataset).glob("*/*/*/seed*/result.json")):
         kind, rate, loss = result.parts[-5], setting_key(result.parts[-4]), result.parts[-3]
-        selected = json.loads(result.read_text()).get(key)
-        if selected is None:  # e.g. no noisy validation split in this run
+        data = json.loads(result.read_text())
+        if data.get(key) is None:  # e.g. no noisy validation split in this run
             continue
-        table[kind][loss][rate].append(selected["test_top1"])
+        table[kind][loss][rate].append(run_result(data, data[key]["test_top1"],
+                                                  paper_epochs(dataset, kind, loss)))
     return table
+
+
+def run_result(data: dict, top1: float, paper: int | None) -> RunResult:
+    cfg = data.get("config", {})
+    return RunResult(top1, cfg.get("train.epochs"), paper, cfg.get("dataset.train_subset"),
+                     bool(data.get("forced_resume")))
+
+
+def paper_epochs(dataset: str, kind: str, loss: str) -> int | None:
+    """train.epochs of the setting's config (configs/<dataset>/<kind>/<loss>.yaml, or
+    configs/<dataset>/<loss>.yaml for human noise); None where there is none."""
+    for path in (ROOT / "configs" / dataset / kind / f"{loss}.yaml",
+                 ROOT / "configs" / dataset / f"{loss}.yaml"):
+        if path.is_file():
+            return load_tree(path).get("train", {}).get("epochs")
+    return None
 
 
 def setting_key(text: str):
@@ -110,19 +184,38 @@ def build_rows(measured: dict, published: dict, ddof: int, seeds: int):
     for loss in losses:
         cells = {}
         for rate in rates:
-            values = measured.get(loss, {}).get(rate, [])
-            pub = published.get(loss, {}).get(rate)
-            if not values:
-                cells[rate] = {"n": 0, "published": pub}
-                continue
-            m, s = mean_std(values, ddof)
-            cells[rate] = {"n": len(values), "mean": m, "std": s, "published": pub,
-                           "diff": None if pub is None else m - pub[0],
-                           "flag": pub is not None and outside(m, pub),
-                           "short": len(values) < seeds}
+            cells[rate] = build_cell(measured.get(loss, {}).get(rate, []),
+                                     published.get(loss, {}).get(rate), ddof, seeds)
         if any(c["n"] for c in cells.values()):
             rows.append((loss, cells))
     return rates, rows
+
+
+def build_cell(results: list, pub, ddof: int, seeds: int) -> dict:
+    """One cell: measured mean/std over seeds beside the published value. Reduced-scale runs
+    are compared only as such: their difference is shown, never flagged as a miss."""
+    if not results:
+        return {"n": 0, "published": pub}
+    m, s = mean_std([r.top1 for r in results], ddof)
+    reduced = any(r.reduced for r in results)
+    return {"n": len(results), "mean": m, "std": s, "published": pub,
+            "diff": None if pub is None else m - pub[0],
+            "flag": pub is not None and not reduced and outside(m, pub),
+            "short": len(results) < seeds, "reduced": reduced, "scale": scale_text(results),
+            "forced": sum(r.forced for r in results)}
+
+
+def scale_text(results: list) -> str:
+    """"6/50 ep, 2000 train" for reduced-scale runs ("" at full scale); several values
+    when the seeds of a cell differ."""
+    if not any(r.reduced for r in results):
+        return ""
+    epochs = sorted({f"{r.epochs}/{r.paper_epochs}" if r.paper_epochs else f"{r.epochs}"
+                     for r in results if r.epochs is not None})
+    subsets = sorted({r.subset for r in results if r.subset is not None})
+    parts = ([f"{','.join(epochs)} ep"] if epochs else []) + (
+        [f"{','.join(map(str, subsets))} train"] if subsets else [])
+    return ", ".join(parts)
 
 
 def fmt_setting(r) -> str:
@@ -137,17 +230,25 @@ def fmt_cell(c: dict, latex=False) -> str:
     text = f"{c['mean']:.2f}{std}"
     if c["short"]:
         text += f" (n={c['n']})"
+    if c["forced"]:
+        text += f" (forced {c['forced']})"
+    if c["reduced"]:
+        text += r" \{" + c["scale"] + r"\}" if latex else " {" + c["scale"] + "}"
     parts = []
     if c["published"] is not None:
         p = c["published"]
         std = "" if p[1] is None else f"{pm}{p[1]:.2f}"
-        parts.append(f"{p[0]:.2f}{std}, {c['diff']:+.2f}{'!' if c['flag'] else ''}")
+        verdict = " reduced scale" if c["reduced"] else "!" if c["flag"] else ""
+        parts.append(f"{p[0]:.2f}{std}, {c['diff']:+.2f}{verdict}")
     parts += [f"{name} {value[0]:.2f}" for name, value in c.get("others", [])]
     return text + (f" [{'; '.join(parts)}]" if parts else "")
 
 
-def write_tables(out: Path, name: str, title: str, rates, rows) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+CSV_COLUMNS = ["loss", "rate", "n", "mean", "std", "published_mean", "published_std", "diff",
+               "outside_published", "reduced_scale", "scale", "forced_resumes"]
+
+
+def write_tables(out: OutputFolder, name: str, title: str, rates, rows) -> list[Path]:
     header = ["loss"] + [fmt_setting(r) for r in rates]
     md = [f"### {title}", "", "| " + " | ".join(header) + " |",
           "|" + "---|" * len(header)]
@@ -157,24 +258,25 @@ def write_tables(out: Path, name: str, title: str, rates, rows) -> list[Path]:
     tex += [" & ".join([loss.upper()] + [fmt_cell(c[r], latex=True) for r in rates]) + r" \\"
             for loss, c in rows]
     tex += [r"\bottomrule", r"\end{tabular}"]
-    paths = [out / f"{name}.md", out / f"{name}.tex", out / f"{name}.csv"]
+    paths = [out.claim(f"{name}.md"), out.claim(f"{name}.tex"), out.claim(f"{name}.csv")]
     paths[0].write_text("\n".join(md) + "\n")
     paths[1].write_text(f"% {title}\n" + "\n".join(tex) + "\n")
     with open(paths[2], "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["loss", "rate", "n", "mean", "std", "published_mean", "published_std",
-                    "diff", "outside_published"])
-        for loss, cells in rows:
-            for r in rates:
-                c = cells[r]
-                if c["n"]:
-                    p = c["published"] or [None, None]
-                    w.writerow([loss, r, c["n"], f"{c['mean']:.4f}", f"{c['std']:.4f}", p[0], p[1],
-                                None if c["diff"] is None else f"{c['diff']:.4f}", c["flag"]])
+        w.writerow(CSV_COLUMNS)
+        w.writerows(csv_row(loss, r, cells[r]) for loss, cells in rows for r in rates
+                    if cells[r]["n"])
     return paths
 
 
-def figure_vs_rate(out: Path, name: str, title: str, rates, rows) -> list[Path]:
+def csv_row(loss: str, rate, c: dict) -> list:
+    p = c["published"] or [None, None]
+    return [loss, rate, c["n"], f"{c['mean']:.4f}", f"{c['std']:.4f}", p[0], p[1],
+            None if c["diff"] is None else f"{c['diff']:.4f}", c["flag"], c["reduced"],
+            c["scale"], c["forced"]]
+
+
+def figure_vs_rate(out: OutputFolder, name: str, title: str, rates, rows) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -196,17 +298,17 @@ def figure_vs_rate(out: Path, name: str, title: str, rates, rows) -> list[Path]:
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    return save_figure(fig, out / f"{name}_vs_rate")
+    return save_figure(fig, out, f"{name}_vs_rate")
 
 
-def figure_curves(runs: Path, out: Path, dataset: str, kind: str, rate: float,
+def figure_curves(runs: Path, out: OutputFolder, dataset: str, kind: str, rate: float,
                   group: tuple, metric: str = "test_top1") -> list[Path]:
     """Test accuracy (or another metrics.jsonl column) against epoch, mean over seeds."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    plotted = 0
+    plotted = []
     for loss in group:
         curves = []
         for metrics in sorted((runs / dataset / kind / fmt_setting(rate) / loss).glob("seed*/metrics.jsonl")):
@@ -218,9 +320,12 @@ def figure_curves(runs: Path, out: Path, dataset: str, kind: str, rate: float,
         if any(v is None for c in curves for v in c[:length]):
             continue  # e.g. memorisation on a noise-free run
         mean = np.mean([c[:length] for c in curves], axis=0)
-        ax.plot(range(1, length + 1), mean, label=f"{loss.upper()} (n={len(curves)})")
-        plotted += 1
-    if plotted < 2:
+        # a line needs two epochs: shorter curves (1-epoch runs) would be invisible without
+        # markers
+        ax.plot(range(1, length + 1), mean, marker="o" if length < 10 else None,
+                label=f"{loss.upper()} (n={len(curves)})")
+        plotted.append(loss)
+    if len(plotted) < 2:
         plt.close(fig)
         return []
     ax.set_xlabel("epoch")
@@ -228,54 +333,65 @@ def figure_curves(runs: Path, out: Path, dataset: str, kind: str, rate: float,
     ax.set_title(f"{dataset} {kind} {fmt_setting(rate)}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return save_figure(fig, out / f"{dataset}_{kind}_{fmt_setting(rate)}_{'_'.join(group[:3])}_{metric}")
+    # named after the losses drawn, not the whole group (some may have no runs)
+    return save_figure(fig, out, f"{dataset}_{kind}_{fmt_setting(rate)}_{'_'.join(plotted)}_{metric}")
 
 
-def save_figure(fig, stem: Path) -> list[Path]:
+def save_figure(fig, out: OutputFolder, stem: str) -> list[Path]:
     import matplotlib.pyplot as plt
     fig.tight_layout()
-    paths = [Path(f"{stem}.png"), Path(f"{stem}.pdf")]  # stems contain dots (rates)
+    paths = [out.claim(f"{stem}.png"), out.claim(f"{stem}.pdf")]  # stems contain dots (rates)
     fig.savefig(paths[0], dpi=110)
     fig.savefig(paths[1])
     plt.close(fig)
     return paths
 
 
-def noise_estimate_table(runs: Path, out: Path, dataset: str) -> list[Path]:
+def noise_estimate_table(runs: Path, out: OutputFolder, dataset: str) -> list[Path]:
     """Estimated against injected noise (result.json -> noise_estimate), one row per run."""
     lines = [f"### {dataset}: noise estimated from the final model (confident joint) vs injected",
-             "", "| kind | setting | loss | seed | injected rate | estimated rate | abs. error | "
-                 "transition MAE | transition max error |", "|---|---|---|---|---|---|---|---|---|"]
+             "", "in-sample: predictions on the training set the model fitted (memorised flips "
+                 "look clean, so the rate is under-estimated); held-out: on the noisy "
+                 "validation split", "",
+             "| kind | setting | loss | seed | predictions on | injected rate | estimated rate | "
+             "abs. error | transition MAE | transition max error |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     count = 0
     for result in sorted((runs / dataset).glob("*/*/*/seed*/result.json")):
         estimate = json.loads(result.read_text()).get("noise_estimate")
         if not estimate:
             continue
         kind, setting, loss, seed = result.parts[-5:-1]
-        lines.append(f"| {kind} | {setting} | {loss} | {seed[4:]} | {estimate['injected_rate']:.4f} "
+        sample = "held-out" if estimate.get("out_of_sample") else "in-sample"
+        lines.append(f"| {kind} | {setting} | {loss} | {seed[4:]} | {sample} "
+                     f"| {estimate['injected_rate']:.4f} "
                      f"| {estimate['estimated_rate']:.4f} | {estimate['rate_abs_error']:.4f} | "
                      f"{estimate['transition_mean_abs_error']:.4f} | "
                      f"{estimate['transition_max_abs_error']:.3f} |")
         count += 1
     if not count:
         return []
-    path = out / f"{dataset}_noise_estimates.md"
-    out.mkdir(parents=True, exist_ok=True)
+    path = out.claim(f"{dataset}_noise_estimates.md")
     path.write_text("\n".join(lines) + "\n")
     return [path]
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", type=Path, default=Path("runs/paper"))
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--kinds", default="sym,asym")
-    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="last")
+                                formatter_class=HelpFormatter)
+    p.add_argument("--runs", type=Path, default=Path("runs/paper"),
+                   help="a sweep's output root (scripts/sweep.py --out)")
+    p.add_argument("--dataset", required=True, help="dataset folder under --runs, e.g. mnist")
+    p.add_argument("--kinds", default="sym,asym", help="noise kinds to tabulate (comma list)")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="last",
+                   help="which epoch's test top-1 a run contributes")
     p.add_argument("--ddof", type=int, choices=(0, 1), default=0,
                    help="0: population std, as the authors' notebook (D23); 1: sample std")
     p.add_argument("--seeds", type=int, default=3, help="seeds expected per cell")
-    p.add_argument("--out", type=Path, default=Path("docs/results"))
+    p.add_argument("--out", type=Path,
+                   help="output folder (unset: <runs>/tables, never a folder of the repository)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files in --out that this script did not write")
     p.add_argument("--figures", action="store_true", help="also write PNG/PDF figures")
     p.add_argument("--official-runs", type=Path,
                    help="runs of the authors' code (scripts/official_apl.py --runs): adds the "
@@ -286,7 +402,16 @@ def main(argv=None) -> int:
     p.add_argument("--curve-metrics", default="test_top1,mem_flipped_fit_noisy",
                    help="metrics.jsonl columns plotted against epoch for the paper's loss groups "
                         "(mem_flipped_fit_noisy: %% of flipped samples fit to their noisy label)")
-    args = p.parse_args(argv)
+    return p
+
+
+TITLE_NOTE = ("[published mean ± std, difference; ! = outside published mean ± 2 std, or ± 1 "
+              "point where std < 0.5; reduced scale = fewer epochs than the paper or a training "
+              "subset {epochs run/paper, training samples}: compared, not flagged]")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     measured_all = collect(args.runs, args.dataset, args.protocol)
     if not measured_all:
         print(f"no finished runs under {args.runs / args.dataset}", file=sys.stderr)
@@ -297,7 +422,19 @@ def main(argv=None) -> int:
         print(f"error: unknown --published source(s) {unknown}; choose from "
               f"{','.join(PUBLISHED_SOURCES)}", file=sys.stderr)
         return 2
+    out = OutputFolder(args.out or args.runs / "tables", args.overwrite)
+    try:
+        for path in write_all(args, out, measured_all, sources):
+            print(path)
+    except TablesError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def write_all(args, out: OutputFolder, measured_all: dict, sources: list[str]) -> list[Path]:
     published = {s: load_published(args.dataset, s) for s in sources}
+    written = []
     for kind in args.kinds.split(","):
         measured = measured_all.get(kind)
         if not measured:
@@ -307,25 +444,25 @@ def main(argv=None) -> int:
         add_other_sources(rows, {s: published[s].get(kind, {}) for s in sources[1:]})
         name = f"{args.dataset}_{kind}" + ("" if args.protocol == "last" else f"_{args.protocol}")
         title = (f"{args.dataset} {kind}: {PROTOCOLS[args.protocol][1]}, mean ± std over seeds "
-                 f"(ddof {args.ddof}); [published mean ± std, difference; ! = outside "
-                 f"published mean ± 2 std, or ± 1 point where std < 0.5]; published: "
-                 f"{', '.join(sources)}")
-        written = write_tables(args.out, name, title, rates, rows)
+                 f"(ddof {args.ddof}); {TITLE_NOTE}; published: {', '.join(sources)}")
+        written += write_tables(out, name, title, rates, rows)
         if args.figures:
-            written += figure_vs_rate(args.out, name, f"{args.dataset} {kind}", rates, rows)
-            for rate in rates:
-                for group in CURVE_GROUPS:
-                    for metric in args.curve_metrics.split(","):
-                        written += figure_curves(args.runs, args.out, args.dataset, kind, rate,
-                                                 group, metric)
-        print("\n".join(str(w) for w in written))
-    for path in noise_estimate_table(args.runs, args.out, args.dataset):
-        print(path)
+            written += write_figures(args, out, kind, name, rates, rows)
+    written += noise_estimate_table(args.runs, out, args.dataset)
     if args.official_runs:
-        from scripts.compare_official import write_all
-        for path in write_all(args.runs, args.official_runs, args.dataset, args.out, args.figures):
-            print(path)
-    return 0
+        from scripts.compare_official import write_all as write_side_by_side
+        written += write_side_by_side(args.runs, args.official_runs, args.dataset, out,
+                                      args.figures)
+    return written
+
+
+def write_figures(args, out: OutputFolder, kind: str, name: str, rates, rows) -> list[Path]:
+    written = figure_vs_rate(out, name, f"{args.dataset} {kind}", rates, rows)
+    for rate in rates:
+        for group in CURVE_GROUPS:
+            for metric in args.curve_metrics.split(","):
+                written += figure_curves(args.runs, out, args.dataset, kind, rate, group, metric)
+    return written
 
 
 if __name__ == "__main__":

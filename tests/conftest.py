@@ -36,3 +36,17 @@ def real_data_root():
     if not root:
         pytest.skip("no real data: set NLN_DATA_ROOT or place ../shared/data beside the repo")
     return Path(root)
+
+
+# A tiny MNIST tree (192 train / 64 test, 6 steps of 32 per epoch) and a small NCE+RCE config,
+# one of each per test module (test_reliability.py, test_usability.py).
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    import fake_data
+    return fake_data.write_fake_mnist(tmp_path_factory.mktemp("data"), n_train=192, n_test=64)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    from helpers import write_config
+    return write_config(tmp_path_factory.mktemp("cfg") / "c.yaml")

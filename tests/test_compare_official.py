@@ -35,7 +35,8 @@ def test_verdicts_and_table(tmp_path):
     for seed, (a, b) in enumerate([(89.0, 95.0), (93.0, 95.0)]):
         write_run(ours, "sym", "0.6", "ce", seed, [a])
         write_run(theirs, "sym", "0.6", "ce", seed, [b - 2 * seed])
-    written = compare_official.write_all(ours, theirs, "mnist", tmp_path / "out")
+    written = compare_official.write_all(ours, theirs, "mnist",
+                                         tables.OutputFolder(tmp_path / "out", overwrite=False))
     rows = {(r["kind"], r["setting"], r["loss"]): r["verdict"] for r in compare_official.build_rows(
         compare_official.collect_runs(ours, "mnist"), compare_official.collect_runs(theirs, "mnist"),
         tables.load_published("mnist"))}

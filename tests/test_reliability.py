@@ -13,19 +13,9 @@ import yaml
 
 import fake_data
 import train
-from helpers import run_interrupted as driver, write_config
+from helpers import run_interrupted as driver
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return fake_data.write_fake_mnist(tmp_path_factory.mktemp("data"), n_train=192, n_test=64)
-
-
-@pytest.fixture(scope="module")
-def config(tmp_path_factory):
-    return write_config(tmp_path_factory.mktemp("cfg") / "c.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,12 @@ import pytest
 from scripts import tables
 
 
-def fake_run(root: Path, kind, rate, loss, seed, last, best=None, epochs=3):
+def fake_run(root: Path, kind, rate, loss, seed, last, best=None, epochs=3, config=None,
+             forced=False):
     run = root / "mnist" / kind / f"{rate:g}" / loss / f"seed{seed}"
     run.mkdir(parents=True)
     (run / "result.json").write_text(json.dumps({
+        "config": config or {}, "forced_resume": forced,
         "last": {"test_top1": last}, "best_on_test": {"test_top1": best or last},
         "noise_estimate": {"injected_rate": rate, "estimated_rate": rate - 0.01,
                            "rate_abs_error": 0.01, "transition_mean_abs_error": 0.002,
@@ -41,12 +43,12 @@ def test_cells_aggregate_flag_and_count(runs, tmp_path):
     assert "60.00 (n=1) [75.18±1.19, -15.18!]" in md
     rows = (tmp_path / "out/mnist_sym.csv").read_text().splitlines()
     assert rows[0].startswith("loss,rate,n,mean,std")
-    assert "ce,0.4,3,98.0000,0.8165,94.21,0.54,3.7900,True" in rows
+    assert "ce,0.4,3,98.0000,0.8165,94.21,0.54,3.7900,True,False,,0" in rows
     assert r"$\pm$" in (tmp_path / "out/mnist_sym.tex").read_text()
     assert (tmp_path / "out/mnist_sym_vs_rate.png").is_file()
-    assert list((tmp_path / "out").glob("mnist_sym_0.4_ce_mae_nce+rce*_test_top1.pdf"))
+    assert (tmp_path / "out/mnist_sym_0.4_ce_nce+rce_test_top1.pdf").is_file()  # drawn losses only
     estimates = (tmp_path / "out/mnist_noise_estimates.md").read_text()
-    assert "| sym | 0.4 | ce | 123 | 0.4000 | 0.3900 | 0.0100 | 0.0020 | 0.050 |" in estimates
+    assert "| sym | 0.4 | ce | 123 | in-sample | 0.4000 | 0.3900 | 0.0100 | 0.0020 | 0.050 |" in estimates
 
 
 def test_sample_std_and_best_on_test_protocol(runs, tmp_path):
@@ -55,3 +57,67 @@ def test_sample_std_and_best_on_test_protocol(runs, tmp_path):
     md = (tmp_path / "o/mnist_sym_best_test.md").read_text()
     assert "SELECTED ON THE TEST SET" in md
     assert "| ce | 99.00±1.00 " in md  # best = last + 1; sample std of (98, 99, 100) = 1
+
+
+def test_reduced_scale_cells_show_their_scale_and_are_not_flagged(tmp_path):
+    root = tmp_path / "runs"
+    small = {"train.epochs": 1, "dataset.train_subset": 2000}
+    for seed, value in zip((0, 123, 515), (97.0, 98.0, 99.0)):
+        fake_run(root, "sym", 0.4, "ce", seed, value, config=small)
+    # configs/mnist/sym/nce+rce.yaml trains 50 epochs: 50 of them on all samples is full scale
+    fake_run(root, "sym", 0.4, "nce+rce", 0, 60.0, config={"train.epochs": 50})
+    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym"]) == 0
+    md = (root / "tables/mnist_sym.md").read_text()
+    assert "| ce | 98.00±0.82 {1/50 ep, 2000 train} [94.21±0.54, +3.79 reduced scale] |" in md
+    assert "60.00 (n=1) [98.79±0.12, -38.79!]" in md  # full scale: still a miss
+    rows = (root / "tables/mnist_sym.csv").read_text().splitlines()
+    assert "ce,0.4,3,98.0000,0.8165,94.21,0.54,3.7900,False,True,\"1/50 ep, 2000 train\",0" in rows
+
+
+def test_forced_resumes_are_marked(tmp_path):
+    root = tmp_path / "runs"
+    fake_run(root, "sym", 0.4, "ce", 0, 94.0, forced=True)
+    fake_run(root, "sym", 0.4, "ce", 1, 94.4)
+    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym",
+                        "--seeds", "2"]) == 0
+    assert "| ce | 94.20±0.20 (forced 1) [94.21±0.54, -0.01] |" in (
+        root / "tables/mnist_sym.md").read_text()
+
+
+def test_files_it_did_not_write_are_not_overwritten(runs, tmp_path, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "mnist_sym.md").write_text("committed table\n")
+    args = ["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym", "--out", str(out)]
+    assert tables.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "was not written by scripts/tables.py" in err[0]
+    assert "--overwrite" in err[0]
+    assert (out / "mnist_sym.md").read_text() == "committed table\n"
+    assert tables.main(args + ["--overwrite"]) == 0
+    assert "98.79" in (out / "mnist_sym.md").read_text()
+    assert tables.main(args) == 0  # its own files (listed in the manifest) it may rewrite
+    assert "mnist_sym.md" in json.loads((out / ".tables-written.json").read_text())
+
+
+def test_default_output_is_under_the_runs_folder(runs):
+    assert tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym"]) == 0
+    assert (runs / "tables/mnist_sym.md").is_file()
+
+
+def test_one_epoch_curves_are_drawn_with_markers(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    for loss in ("ce", "nce"):
+        fake_run(root, "sym", 0.4, loss, 0, 90.0, epochs=1)
+    drawn = {}
+
+    def keep(fig, out, stem):
+        drawn[stem] = [line.get_marker() for line in fig.axes[0].get_lines()]
+        return []
+    monkeypatch.setattr(tables, "save_figure", keep)
+    out = tables.OutputFolder(tmp_path / "o", overwrite=False)
+    tables.figure_curves(root, out, "mnist", "sym", 0.4, ("ce", "nce"))
+    tables.figure_curves(root, out, "mnist", "sym", 0.4, tables.CURVE_GROUPS[-1])
+    assert drawn["mnist_sym_0.4_ce_nce_test_top1"] == ["o", "o"]
+    # the big group has runs of CE only: one curve, no figure (and no name listing MAE etc.)
+    assert len(drawn) == 1
