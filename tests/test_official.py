@@ -391,3 +391,20 @@ def test_harness_records_their_run_and_resumes_bit_exactly(tmp_path):
     lrs = [r["lr"] for r in rows_without_time(tmp_path / "straight")]
     # cosine from 0.01 towards 0.001 over 50 epochs: lr of epoch 2 is eta + (lr0-eta)(1+cos(pi/50))/2
     assert lrs[0] == 0.01 and lrs[1] == pytest.approx(0.001 + 0.009 * (1 + np.cos(np.pi / 50)) / 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_test_inputs_equal_their_transforms(linked_real_data, dataset):
+    """The tensors the models see: their ToTensor + Normalize through their DataLoader against
+    this project's uint8-on-device normaliser (datasets/device.py), on the real test set."""
+    from datasets import load_dataset, make_data_source
+    np.random.seed(0)
+    theirs = ref_dataset.DatasetGenerator(batchSize=128, dataPath=str(linked_real_data),
+                                          numOfWorkers=0, noise_rate=0.0, seed=0,
+                                          dataset_type=dataset).getDataLoader()["test_dataset"]
+    data = load_dataset(dataset, linked_real_data)
+    ours = make_data_source("fast", data.test_images, data, "none", "cpu").eval_batches(256)
+    for (x_theirs, y_theirs), (x_ours, index), _ in zip(theirs, ours, range(3)):
+        assert torch.equal(y_theirs, torch.from_numpy(data.test_labels[index]))
+        assert torch.allclose(x_ours, x_theirs, atol=2e-6), (x_ours - x_theirs).abs().max()
