@@ -168,6 +168,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, help="torch threads in every measurement (default: "
                                                "torch's own, the same for all)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="rounds of all pipelines, interleaved; the median round is reported")
     p.add_argument("--no-official", action="store_true",
                    help="skip the authors' own training step")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -189,10 +191,8 @@ def main(argv=None) -> int:
     for model_key in args.models.split(","):
         if model_key not in MODELS:
             raise SystemExit(f"unknown model key {model_key!r}; choose from {list(MODELS)}")
-        rows = {pipe: run_worker(args, model_key, pipe)
-                for pipe in ("reference", "fast", "fast_bf16")}
+        rows, official = measure_interleaved(args, model_key)
         ref, fast, fast_bf16 = rows["reference"], rows["fast"], rows["fast_bf16"]
-        official = official_row(args, model_key, fast["data"])
         report[model_key] = {
             "model": load_model_name(model_key),
             "fast_images_per_s": fast["images_per_s"],
@@ -203,13 +203,14 @@ def main(argv=None) -> int:
             "epoch_s": {k: v["epoch_s"] for k, v in rows.items()},
             "peak_mem_mib": {k: v["peak_mem_mib"] for k, v in rows.items()},
             "peak_mem_kind": fast["peak_mem_kind"], "data": fast["data"],
-            "device": fast["device"], "steps": args.steps,
+            "device": fast["device"], "steps": args.steps, "repeats": args.repeats,
+            "images_per_s_spread": {k: v["spread"] for k, v in rows.items()},
             **official_fields(official, fast, ref),
         }
         if not args.json:
             r = report[model_key]
             print(f"{model_key:9s} {r['model']:9s} [{r['data']} data, {r['device']}, "
-                  f"{args.steps} steps]\n"
+                  f"{args.steps} steps, median of {args.repeats} interleaved rounds]\n"
                   f"  reference {ref['images_per_s']:8.0f} img/s  epoch {ref['epoch_s']:7.1f} s  "
                   f"peak {ref['peak_mem_mib']:6.0f} MiB\n"
                   f"  fast      {fast['images_per_s']:8.0f} img/s  epoch {fast['epoch_s']:7.1f} s  "
@@ -221,6 +222,28 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     return 0
+
+
+def measure_interleaved(args, model_key: str):
+    """Every pipeline once per round, --repeats rounds: a shared machine's load drifts, and
+    interleaving spreads it over all pipelines alike. Each pipeline keeps its median round
+    (by images/s), with the spread of all rounds."""
+    rounds = []
+    for _ in range(args.repeats):
+        row = {pipe: run_worker(args, model_key, pipe) for pipe in ("reference", "fast", "fast_bf16")}
+        row["official"] = official_row(args, model_key, row["fast"]["data"])
+        rounds.append(row)
+    chosen = {pipe: median_round([r[pipe] for r in rounds]) for pipe in rounds[0]}
+    official = chosen.pop("official")
+    return chosen, official
+
+
+def median_round(results: list[dict]) -> dict:
+    if "skipped" in results[0]:
+        return results[0]
+    ordered = sorted(results, key=lambda r: r["images_per_s"])
+    speeds = [r["images_per_s"] for r in ordered]
+    return {**ordered[len(ordered) // 2], "spread": [speeds[0], speeds[-1]]}
 
 
 def official_row(args, model_key: str, data: str) -> dict:
@@ -239,6 +262,7 @@ def official_fields(official: dict, fast: dict, ref: dict) -> dict:
     if "skipped" in official:
         return {"official_skipped": official["skipped"]}
     return {"official_images_per_s": official["images_per_s"],
+            "official_images_per_s_spread": official.get("spread"),
             "ratio_fast_vs_official": fast["images_per_s"] / official["images_per_s"],
             "ratio_reference_pipeline_vs_official": ref["images_per_s"] / official["images_per_s"],
             "official_epoch_s": official["epoch_s"],
