@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -90,12 +91,26 @@ def run_tests(budget: float) -> dict:
         xml = Path(tmp) / "cuda.xml"
         cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider",
                f"--junitxml={xml}", *CUDA_TESTS]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=budget)
+        code, stdout, stderr = run_group(cmd, budget)
         if not xml.is_file():
-            raise RuntimeError(f"pytest wrote no report (exit {done.returncode}): "
-                               f"{done.stdout[-500:]}{done.stderr[-500:]}")
-        return {"exit_code": done.returncode, **junit_counts(xml),
-                "summary": done.stdout.strip().splitlines()[-1:]}
+            raise RuntimeError(f"pytest wrote no report (exit {code}): "
+                               f"{stdout[-500:]}{stderr[-500:]}")
+        return {"exit_code": code, **junit_counts(xml),
+                "summary": stdout.strip().splitlines()[-1:]}
+
+
+def run_group(cmd: list[str], budget: float) -> tuple[int, str, str]:
+    """Run cmd in its own process group; past the budget the whole group is killed, so the
+    trainings and torchrun the tests started do not keep the GPU busy for the next part."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return proc.returncode, stdout, stderr
 
 
 # ---- part 2: timings --------------------------------------------------------------------------

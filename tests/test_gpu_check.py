@@ -83,3 +83,10 @@ def test_a_failed_part_is_recorded_and_the_next_one_runs(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["timing"]["status"] == "failed" and "ValueError: boom" in saved["timing"]["error"]
     assert saved["projection"]["status"] == "ok" and saved["projection"]["x"] == 1
+
+
+def test_a_part_past_its_budget_is_killed_with_what_it_started():
+    import subprocess
+    with pytest.raises(subprocess.TimeoutExpired):
+        # a child of the child, like the trainings the cuda tests start
+        gpu_check.run_group(["bash", "-c", "sleep 30 & wait"], 0.5)
