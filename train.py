@@ -77,9 +77,10 @@ from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_f
                            write_metrics)
 from engine.step import forward_backward, optimizer_step  # noqa: E402
 from engine.setup import (build_phase_optimiser, check_writable,  # noqa: E402
-                          configure_threads, dataset_options, default_run_dir, loss_phase,
-                          noise_inputs, noisy_val_split, optimiser_phase, pick_device,
-                          seed_everything, subset_indices, use_channels_last)
+                          configure_kernels, configure_threads, dataset_options,
+                          default_run_dir, loss_phase, noise_inputs, noisy_val_split,
+                          optimiser_phase, pick_device, seed_everything, subset_indices,
+                          use_channels_last)
 from losses import Combination, build_loss  # noqa: E402
 from models import build_model  # noqa: E402
 from noise import (compare_estimate, estimate_noise, make_noisy_labels,  # noqa: E402
@@ -214,8 +215,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     # ---- data, noise, model, loss, optimiser ---------------------------------------------
     device = pick_device(device_name)
     configure_threads(cfg["train.threads"])
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick kernels
+    configure_kernels(device, cfg["train.deterministic"])
     seed = cfg["train.seed"]
     seed_everything(seed)
     data = load_dataset(cfg["dataset.name"], cfg["dataset.root"], download=cfg["dataset.download"],
@@ -452,6 +452,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
         # what ran, whatever config.yaml says now: a resume may change train.threads, and the
         # thread count changes results in the last digits (sweep.py --jobs sets it)
         row["threads"] = torch.get_num_threads()
+        row["device"] = str(device)  # likewise: a sweep may resume a run on another GPU
         history.append(row)
         partial, start_step = None, 0
         save(epoch + 1, 0, None)
@@ -561,7 +562,8 @@ def fresh_tensorboard(folder: Path, history: list):
 
 def tensorboard_row(tb, row: dict) -> None:
     for key, value in row.items():
-        if key != "epoch" and value is not None:
+        # numbers only: the row also names the device its epoch ran on
+        if key != "epoch" and isinstance(value, (int, float)):
             tb.add_scalar(key, value, row["epoch"])
 
 

@@ -119,6 +119,9 @@ SCHEMA: dict[str, Field] = {
     "train.amp": Field(str, "none", choices=("none", "bf16", "fp16")),
     "train.channels_last": Field(str, "auto", choices=("auto", "on", "off")),
     "train.compile": Field(bool, False),
+    "train.deterministic": Field(bool, False,
+                                 help="deterministic CUDA kernels (cuDNN without benchmark, "
+                                      "cuBLAS workspace): bit-exact reruns, a little slower"),
     "train.nan_policy": Field(str, "stop", choices=("stop", "skip"),
                               help="stop: abort on a NaN/Inf loss or gradient; skip: skip the step"),
     "train.threads": Field(int, None, positive, nullable=True, help="CPU threads (null: all cores)"),
@@ -132,8 +135,10 @@ SCHEMA: dict[str, Field] = {
 }
 
 # Keys whose value may change between an interrupted run and its resume.
+# train.device too: a sweep that packs jobs onto GPUs (scripts/sweep.py --devices) may resume a
+# run on another GPU than it started on; each epoch's device is in metrics.jsonl.
 RESUME_MAY_DIFFER = {"dataset.root", "dataset.test_root", "dataset.download", "out", "train.progress",
-                     "dataset.workers", "train.threads", "noise.label_file"}
+                     "dataset.workers", "train.threads", "train.device", "noise.label_file"}
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:

@@ -3,6 +3,7 @@ schedule, autocast, the train subset, and the run-directory name."""
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import tempfile
 from pathlib import Path
@@ -41,6 +42,19 @@ def seed_everything(seed: int) -> None:
 def configure_threads(threads: int | None) -> None:
     if threads:
         torch.set_num_threads(threads)
+
+
+def configure_kernels(device: torch.device, deterministic: bool) -> None:
+    """cuDNN benchmark picks the fastest kernels for the fixed input shapes, but its choice may
+    differ between processes, so a resumed run could diverge in the last bits; deterministic
+    mode trades that speed for bit-exact reruns (tests/test_cuda.py checks resume with it)."""
+    if deterministic:
+        # cuBLAS reads this when it first starts; before any CUDA work of this process
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
 
 
 def autocast(device: torch.device, amp: str):

@@ -14,6 +14,12 @@ sweep process (an flock on <run>/.sweep.lock) is left to it, so two sweeps on on
 directory never train the same run twice. The summary at the end lists done / failed / skipped.
 Ctrl-C reaches the trainings too (they checkpoint and stop); no further run starts, and each
 running one is reported by what it left: done (result.json) or interrupted (resumed next time).
+
+Filling GPUs: `--devices cuda:0,cuda:1 --jobs-per-device 3` (or `--devices auto
+--jobs-per-device auto`) runs 3 runs at once on each GPU; each run gets `--set
+train.device=<its GPU> train.threads=<cores // runs at once>`, devices are handed out
+round-robin, and a device never holds more than its count. Each epoch's device and threads
+are in the run's metrics.jsonl (and its command in train.log).
 """
 from __future__ import annotations
 
@@ -21,13 +27,14 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +60,7 @@ class Run:
     seed: int
     out: Path
     extra: list = field(default_factory=list)
+    device: str | None = None   # set by the scheduler when the sweep has --devices
 
     @property
     def config(self) -> Path:
@@ -68,6 +76,8 @@ class Run:
         extra = list(self.extra)
         if self.kind == "human":  # extra ends with "--set ..."; the label set joins it
             extra.append(f"noise.label_set={self.setting}")
+        if self.device:
+            extra.append(f"train.device={self.device}")
         return cmd + extra
 
     @property
@@ -104,7 +114,7 @@ def build_runs(args) -> list[Run]:
         extra += ["--epochs", str(args.epochs)]
     if args.train_subset:
         extra += ["--train-subset", str(args.train_subset)]
-    sets = ["train.progress=false"] + list(args.set or []) + thread_sets(args)
+    sets = ["train.progress=false"] + list(args.set or [])
     extra += ["--set", *sets]
     if args.dataset in HUMAN_DATASETS:
         label_sets = args.label_sets.split(",") if args.label_sets else HUMAN_DATASETS[args.dataset]
@@ -124,21 +134,117 @@ def build_runs(args) -> list[Run]:
     return runs
 
 
-def thread_sets(args) -> list[str]:
-    """Parallel runs share the cores: each gets cores // jobs threads unless --set says."""
-    if args.jobs == 1 or any(s.startswith("train.threads=") for s in args.set or []):
+def thread_sets(args, pool: "DevicePool") -> list[str]:
+    """Parallel runs share the cores: each gets cores // (runs at once) threads unless --set
+    says (a GPU job needs its cores too: Python, kernel launches, the batch indices)."""
+    if pool.size == 1 or any(s.startswith("train.threads=") for s in args.set or []):
         return []
-    return [f"train.threads={max(1, (os.cpu_count() or 1) // args.jobs)}"]
+    return [f"train.threads={max(1, (os.cpu_count() or 1) // pool.size)}"]
 
 
-def thread_note(args) -> str | None:
+def thread_note(args, pool: "DevicePool") -> str | None:
     """The sweep changes a setting behind the user's back only here: say so."""
-    sets = thread_sets(args)
+    sets = thread_sets(args, pool)
     if not sets:
         return None
-    return (f"note: --jobs {args.jobs} on {os.cpu_count()} cores: every run gets --set "
+    return (f"note: {pool.describe()} on {os.cpu_count()} cores: every run gets --set "
             f"{sets[0]} (the thread count changes results in the last digits; each epoch's "
             f"count is in metrics.jsonl). Pass --set train.threads=N to choose")
+
+
+# ---- packing runs onto devices -----------------------------------------------------------
+
+# --jobs-per-device auto on a GPU: a conservative table by model, (runs at once, GiB each).
+# The paper's small CNNs at batch 128 leave most of a GPU idle (kernel launches, not FLOPs,
+# bound their steps), so several processes overlap; ResNet-34 on CIFAR-100 fills more of it.
+# The GiB include the CUDA context (~0.5 GiB) and the uint8 training set on the device.
+AUTO_JOBS = {"cnn4": (4, 1.5), "cnn8": (3, 2.0), "resnet18": (2, 3.0), "resnet34": (2, 4.0)}
+AUTO_JOBS_DEFAULT = (1, 8.0)
+
+
+class DevicePool:
+    """Slots for runs at once: `per_device` on each device. acquire() hands out devices in
+    round-robin order, skipping full ones, and blocks while every device is full, so no device
+    ever runs more than `per_device` runs. Device None: no train.device is set (--jobs)."""
+
+    def __init__(self, devices: list, per_device: int, label: str | None = None):
+        self.devices, self.per_device = list(devices), per_device
+        self.busy = {d: 0 for d in self.devices}
+        self.cursor = 0
+        self.cond = threading.Condition()
+        self.label = label
+
+    @property
+    def size(self) -> int:
+        return len(self.devices) * self.per_device
+
+    def describe(self) -> str:
+        return self.label or f"{self.per_device} runs at once on each of {','.join(self.devices)}"
+
+    def acquire(self):
+        with self.cond:
+            while True:
+                for k in range(len(self.devices)):
+                    device = self.devices[(self.cursor + k) % len(self.devices)]
+                    if self.busy[device] < self.per_device:
+                        self.busy[device] += 1
+                        self.cursor = (self.cursor + k + 1) % len(self.devices)
+                        return device
+                self.cond.wait()
+
+    def release(self, device) -> None:
+        with self.cond:
+            self.busy[device] -= 1
+            self.cond.notify()
+
+
+def parse_devices(text: str) -> list[str]:
+    """'auto': every visible CUDA GPU, else the CPU; else a comma list of cpu / cuda:N."""
+    if text == "auto":
+        import torch
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cpu"]
+    devices = [d.strip() for d in text.split(",") if d.strip()]
+    bad = [d for d in devices if not re.fullmatch(r"cpu|cuda(:\d+)?", d)]
+    if bad or not devices or len(set(devices)) != len(devices):
+        sys.exit(f"error: --devices {text!r}: give distinct cpu / cuda:N names or auto, "
+                 f"e.g. --devices cuda:0,cuda:1")
+    return devices
+
+
+def auto_jobs_per_device(devices: list[str], model: str) -> int:
+    """The rule of --jobs-per-device auto: the CPU runs one run at a time (a run already uses
+    every core); a GPU runs AUTO_JOBS[model] at once, fewer if its free memory holds fewer,
+    and never more runs in all than CPU cores (each run's Python process needs one)."""
+    if not any(d.startswith("cuda") for d in devices):
+        return 1
+    import torch
+    jobs, gib = AUTO_JOBS.get(model, AUTO_JOBS_DEFAULT)
+    free = min(torch.cuda.mem_get_info(torch.device(d))[0] for d in devices) / 2**30
+    cores = max(1, (os.cpu_count() or 1) // len(devices))
+    return max(1, min(jobs, int(free // gib), cores))
+
+
+def build_pool(args, runs: list[Run]) -> DevicePool:
+    if not args.devices:
+        if args.jobs_per_device:
+            sys.exit("error: --jobs-per-device needs --devices (e.g. --devices auto)")
+        return DevicePool([None], args.jobs, label=f"--jobs {args.jobs}")
+    if args.jobs != 1:
+        sys.exit("error: --jobs counts runs on this machine without a device; with --devices "
+                 "use --jobs-per-device")
+    devices = parse_devices(args.devices)
+    per_device = args.jobs_per_device or "1"
+    if per_device == "auto":
+        from engine.config import load_config
+        per_device = auto_jobs_per_device(devices, load_config(runs[0].config)["model.name"])
+    elif not per_device.isdigit() or int(per_device) < 1:
+        sys.exit(f"error: --jobs-per-device {per_device!r}: give a number >= 1 or auto")
+    return DevicePool(devices, int(per_device))
+
+
+def with_threads(runs: list[Run], sets: list[str]) -> list[Run]:
+    # extra ends with the --set items (build_runs), so the thread setting joins them
+    return [replace(r, extra=r.extra + sets) for r in runs] if sets else runs
 
 
 SWEEP_STARTED = time.time()
@@ -227,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1,
                    help="runs in parallel on this machine; above 1 each run gets train.threads="
                         "cores // jobs unless --set train.threads=N")
+    p.add_argument("--devices",
+                   help="spread runs over these devices, each run gets --set train.device=D: a "
+                        "comma list (cuda:0,cuda:1 or cpu) or auto (every visible GPU, else the "
+                        "CPU); unset: train.device from the configs")
+    p.add_argument("--jobs-per-device",
+                   help="with --devices: runs at once on each device, a number or auto (a "
+                        "conservative table by model, capped by free GPU memory and cores; 1 "
+                        "on the CPU); unset: 1")
     p.add_argument("--set", nargs="*", help="extra train.py --set overrides for every run")
     p.add_argument("--slurm", type=Path, help="write a Slurm job-array script instead of running")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state")
@@ -238,7 +352,9 @@ def main(argv=None) -> int:
     if args.jobs < 1:
         sys.exit("error: --jobs must be >= 1")
     runs = build_runs(args)
-    note = thread_note(args)
+    pool = build_pool(args, runs)
+    runs = with_threads(runs, thread_sets(args, pool))
+    note = thread_note(args, pool)
     if note:
         print(note)
     if args.slurm:
@@ -251,9 +367,9 @@ def main(argv=None) -> int:
                      "interrupted" if (r.out / "checkpoints/last.pt").is_file() else "todo")
             print(f"{state:12s} {r.name}")
         return 0
-    print(f"{len(runs)} runs -> {args.out} ({args.jobs} in parallel)")
+    print(f"{len(runs)} runs -> {args.out} ({pool.describe()})")
     results = {}
-    for run, status, detail in run_all(runs, args.jobs):
+    for run, status, detail in run_all(runs, pool):
         results.setdefault(status, []).append((run, detail))
     counts = {s: len(results.get(s, [])) for s in ("done", "failed", "skipped", "interrupted")}
     print(f"summary: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped"
@@ -264,20 +380,27 @@ def main(argv=None) -> int:
     return 1 if counts["failed"] else 0
 
 
-def run_all(runs: list[Run], jobs: int) -> list[tuple]:
-    """(run, status, detail) per run started. On Ctrl-C (which the trainings receive too:
-    they checkpoint and exit) no further run starts, and the running ones are waited for,
-    so each is reported by what it left behind (result.json: done), not as a failure."""
+def run_all(runs: list[Run], slots: DevicePool, execute=execute) -> list[tuple]:
+    """(run, status, detail) per run started, each on a device from `slots`. On Ctrl-C (which
+    the trainings receive too: they checkpoint and exit) no further run starts, and the
+    running ones are waited for, so each is reported by what it left behind (result.json:
+    done), not as a failure."""
     stop = threading.Event()
 
     def one(run):
         if stop.is_set():
             return None
-        status, detail = execute(run)
-        print(f"[{status}] {run.name}: {detail}", flush=True)
+        device = slots.acquire()
+        try:
+            run = replace(run, device=device)
+            status, detail = execute(run)
+        finally:
+            slots.release(device)
+        where = f" on {device}" if device else ""
+        print(f"[{status}] {run.name}{where}: {detail}", flush=True)
         return run, status, detail
 
-    pool = ThreadPoolExecutor(max_workers=jobs)
+    pool = ThreadPoolExecutor(max_workers=slots.size)
     futures = [pool.submit(one, run) for run in runs]
     try:
         for future in futures:

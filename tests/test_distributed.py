@@ -20,9 +20,9 @@ from helpers import REPO, write_config
 SUBSET, BATCH, EPOCHS = 1015, 100, 2   # 11 steps per epoch; the last one has 15 samples
 
 
-def torchrun(script, args, env=None):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(script)] + list(args)
+def torchrun(script, args, env=None, processes=2):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={processes}", str(script)] + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
