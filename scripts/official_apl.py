@@ -27,6 +27,7 @@ for the side-by-side tests (tests/test_official.py) and scripts/benchmark.py.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import json
@@ -98,6 +99,7 @@ def patched_copy() -> Path:
     if _PATCHED is not None:
         return _PATCHED
     dest = Path(tempfile.mkdtemp(prefix="official-apl-")) / "archive"
+    atexit.register(shutil.rmtree, dest.parent, ignore_errors=True)
     shutil.copytree(archive_dir(), dest, ignore=shutil.ignore_patterns("__pycache__"))
     for name, text, replacement, why in COMPAT_FIXES:
         path = dest / name
