@@ -33,6 +33,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -44,18 +46,33 @@ CODE_TOLERANCE = 2.0   # points; see the module docstring
 
 
 def collect_runs(root: Path, dataset: str) -> dict:
-    """{(kind, setting, loss): [{seed, top1, epochs_run, schedule_epochs, metrics}]}."""
+    """{(kind, setting, loss): [{seed, top1, epochs_run, schedule_epochs, metrics}]}: finished
+    runs from result.json, runs still going or cut short from metrics.jsonl (shown as partial)."""
     cells = defaultdict(list)
-    for result_path in sorted((Path(root) / dataset).glob("*/*/*/seed*/result.json")):
-        result = json.loads(result_path.read_text())
-        kind, setting, loss, seed = result_path.parts[-5:-1]
-        epochs = result.get("epochs_run", result["last"]["epoch"])
-        schedule = result.get("schedule_epochs", result.get("config", {}).get("train.epochs",
-                                                                                epochs))
-        cells[(kind, setting, loss)].append({
-            "seed": seed[4:], "top1": result["last"]["test_top1"], "epochs_run": epochs,
-            "schedule_epochs": schedule, "metrics": result_path.parent / "metrics.jsonl"})
+    for metrics in sorted((Path(root) / dataset).glob("*/*/*/seed*/metrics.jsonl")):
+        run = read_run(metrics.parent)
+        if run is not None:
+            kind, setting, loss, seed = metrics.parts[-5:-1]
+            cells[(kind, setting, loss)].append({"seed": seed[4:], "metrics": metrics, **run})
     return cells
+
+
+def read_run(folder: Path) -> dict | None:
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    if not rows:
+        return None
+    if (folder / "result.json").is_file():
+        result = json.loads((folder / "result.json").read_text())
+        epochs = result.get("epochs_run", result["last"]["epoch"])
+        schedule = result.get("schedule_epochs",
+                              result.get("config", {}).get("train.epochs", epochs))
+        return {"top1": result["last"]["test_top1"], "epochs_run": epochs,
+                "schedule_epochs": schedule}
+    config = yaml.safe_load((folder / "config.yaml").read_text()) if (
+        folder / "config.yaml").is_file() else {}
+    schedule = config.get("train", {}).get("epochs", len(rows) + 1)
+    return {"top1": rows[-1]["test_top1"], "epochs_run": len(rows),
+            "schedule_epochs": max(schedule, len(rows) + 1)}   # no result.json: not finished
 
 
 def summarise(runs: list[dict]) -> dict | None:

@@ -63,3 +63,18 @@ def test_tables_cli_adds_the_authors_column(tmp_path):
     assert tables.main(["--runs", str(ours), "--dataset", "mnist", "--kinds", "sym", "--out",
                         str(tmp_path / "t"), "--official-runs", str(theirs)]) == 0
     assert "project = authors' ≠ published" in (tmp_path / "t" / "mnist_side_by_side.md").read_text()
+
+
+def test_a_run_without_result_is_shown_as_partial_from_its_metrics(tmp_path):
+    """A run still going (or cut short by the end of a session) has metrics.jsonl and its
+    config but no result.json: it appears with its epochs, never as a finished cell."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    write_run(ours, "sym", "0.8", "ce", 0, [80.0, 23.0])
+    write_run(theirs, "sym", "0.8", "ce", 0, [81.0, 60.0, 40.0])
+    folder = theirs / "mnist" / "sym" / "0.8" / "ce" / "seed0"
+    (folder / "result.json").unlink()
+    (folder / "config.yaml").write_text("train:\n  epochs: 50\n")
+    rows = compare_official.build_rows(compare_official.collect_runs(ours, "mnist"),
+                                       compare_official.collect_runs(theirs, "mnist"), {})
+    assert [r["verdict"] for r in rows] == ["partial"]
+    assert compare_official.fmt(rows[0]["official"]) == "40.00 (n=1) [epoch 3/50]"
