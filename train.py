@@ -22,6 +22,7 @@ process takes its share of every batch, and only rank 0 writes (engine/distribut
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import signal
 import sys
@@ -90,6 +91,9 @@ from noise import (compare_estimate, estimate_noise, make_noisy_labels,  # noqa:
 STOP_CHECK_EVERY = 10  # steps between the processes' agreement on a stop request (torchrun)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class StopRequest:
     """SIGINT/SIGTERM set a flag; the loop stops at the next step boundary and checkpoints.
     A second signal falls through to the default handler (immediate exit)."""
@@ -98,12 +102,25 @@ class StopRequest:
         self.signal = None
 
     def install(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame):
         self.signal = signum
         signal.signal(signum, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def signal_handlers_restored(signals=STOP_SIGNALS):
+    """StopRequest replaces the handlers for the whole run; the caller gets its own back when
+    training ends, however it ends (in a notebook or a test, Ctrl-C would be swallowed once)."""
+    saved = {sig: signal.getsignal(sig) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, handler)
 
 
 def main(argv=None) -> int:
@@ -120,7 +137,8 @@ def main(argv=None) -> int:
         dist, device_name = init_distributed(cfg["train.device"])
         for note in notes if dist.is_main else ():
             print(note)
-        return train(args, cfg, dist, device_name)
+        with signal_handlers_restored():
+            return train(args, cfg, dist, device_name)
     except (UserError, DatasetError) as e:
         if args.debug:
             raise
