@@ -285,3 +285,17 @@ def test_single_losses_accept_only_declared_params():
     for name, cls in BASE_LOSSES.items():
         build_loss(name, 10, **cls.PARAMS)  # every declared default is accepted as given
     assert all(c in LOSSES for c in PAPER_COMBINATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_declared_params_are_the_defaults_build_loss_uses(name):
+    """PARAMS is derived from __init__'s signature: passing every declared default by name
+    builds the same loss as passing nothing, and nothing undeclared is accepted."""
+    implicit, explicit = build_loss(name, 10), build_loss(name, 10, **LOSSES[name])
+    assert repr(explicit) == repr(implicit)
+    parts = [implicit.first, implicit.second] if isinstance(implicit, Combination) else []
+    for loss in [implicit] + parts:
+        assert loss.PARAMS, loss.NAME  # every registered loss has at least a scale or a weight
+        assert {k: getattr(loss, k) for k in loss.PARAMS} == loss.PARAMS
+    with pytest.raises(ValueError, match="unknown parameter"):
+        build_loss(name, 10, reduce_by=2)
