@@ -64,6 +64,7 @@ import torch  # noqa: E402
 
 from datasets import DatasetError, epoch_generator, load_dataset, make_data_source  # noqa: E402
 from datasets.device import train_batch_bounds  # noqa: E402
+from engine import seeds  # noqa: E402
 from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state,  # noqa: E402
                                restore_rng, save_checkpoint)
 from engine.config import config_diff, load_config, loss_kwargs, to_yaml  # noqa: E402
@@ -243,7 +244,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     if subset is not None:
         train_images, clean = train_images[torch.from_numpy(subset)], clean[subset]
     K = data.num_classes
-    noise_seed = seed if cfg["noise.seed"] is None else cfg["noise.seed"]
+    noise_seed = seeds.noise_seed(seed, cfg["noise.seed"])
     try:
         noisy = make_noisy_labels(clean, cfg["noise.kind"], cfg["noise.rate"], K,
                                   dataset=cfg["dataset.name"], seed=noise_seed,
@@ -297,7 +298,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
         # equal states on every process would draw the same numbers for different samples.
         # (After the model is built: every rank starts from the same weights anyway.) Each
         # process's state goes into the checkpoint.
-        torch.manual_seed(seed * 1_000_003 + 7_919 * (dist.rank + 1))
+        torch.manual_seed(seeds.rank_seed(seed, dist.rank))
     step_model = wrap_ddp(model, dist, device)  # DDP averages gradients across processes
     if cfg["train.compile"]:
         step_model = torch.compile(step_model)
@@ -325,7 +326,8 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
         else:
             restore_rng(ckpt["rng"])
             if dist.enabled:
-                torch.manual_seed(int(torch.randint(2**62, (1,))) + dist.rank)
+                draw = int(torch.randint(2**62, (1,)))
+                torch.manual_seed(seeds.rank_reseed(draw, dist.rank))
         start_epoch, start_step = ckpt["epoch"], ckpt.get("step", 0)
         history, partial, resumes = ckpt["history"], ckpt.get("partial"), ckpt["resumes"]
         log(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}")
