@@ -38,7 +38,7 @@ def parse_args(argv=None):
     p.add_argument("--config", help="YAML config (see configs/); with --resume --out DIR it "
                                     "defaults to DIR/config.yaml, the run's resolved config")
     p.add_argument("--data-root", help="override dataset.root")
-    p.add_argument("--out", help="run directory (unset: runs/<dataset>/<kind>_<rate>/<loss>/seed<S>)")
+    p.add_argument("--out", help="run directory (unset: runs/<dataset>/<kind>/<rate>/<loss>/seed<S>)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed")
@@ -64,7 +64,7 @@ import torch  # noqa: E402
 
 from datasets import DatasetError, epoch_generator, load_dataset, make_data_source  # noqa: E402
 from datasets.device import train_batch_bounds  # noqa: E402
-from engine import seeds  # noqa: E402
+from engine import rundir, seeds  # noqa: E402
 from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state,  # noqa: E402
                                restore_rng, save_checkpoint)
 from engine.config import config_diff, load_config, loss_kwargs, to_yaml  # noqa: E402
@@ -80,7 +80,7 @@ from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_f
 from engine.step import forward_backward, optimizer_step  # noqa: E402
 from engine.setup import (build_phase_optimiser, check_writable,  # noqa: E402
                           configure_kernels, configure_threads, dataset_options,
-                          default_run_dir, loss_phase, noise_inputs, noisy_val_split,
+                          loss_phase, noise_inputs, noisy_val_split,
                           optimiser_phase, pick_device, seed_everything, subset_indices,
                           use_channels_last)
 from losses import Combination, build_loss  # noqa: E402
@@ -219,7 +219,7 @@ def read_checkpoint(path: Path, cfg: dict, labels_sha256: str, force: bool, devi
 def train(args, cfg: dict, dist, device_name: str) -> int:
     t_start = time.time()
     log = print if dist.is_main else (lambda *a, **k: None)
-    out = Path(cfg["out"]) if cfg["out"] else default_run_dir(cfg)
+    out = Path(cfg["out"]) if cfg["out"] else rundir.run_dir("runs", cfg)
     cfg["out"] = str(out)
     # Rank 0 inspects the run directory; every rank gets its verdict (or its error).
     finished, has_checkpoint = dist.on_main(inspect_run_dir, out, cfg, args)

@@ -11,10 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from losses import loss_label
-
 from . import seeds
-from .config import loss_kwargs
 from .errors import ConfigError
 
 
@@ -164,12 +161,6 @@ def build_phase_optimiser(model: torch.nn.Module, cfg: dict, phase: int):
     optimizer = build_optimizer(model, cfg)
     span = cfg["loss.warmup_epochs"] if optimiser_phase(cfg, cfg["train.epochs"]) else None
     return optimizer, build_scheduler(optimizer, cfg, epochs=span)
-
-
-def default_run_dir(cfg: dict) -> Path:
-    rate = f"{cfg['noise.rate']:g}"
-    return (Path("runs") / cfg["dataset.name"] / f"{cfg['noise.kind']}_{rate}" /
-            loss_label(cfg["loss.name"], loss_kwargs(cfg)) / f"seed{cfg['train.seed']}")
 
 
 def check_writable(path: Path) -> None:

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from engine.rundir import finished_runs  # noqa: E402
 from scripts.tables import (OutputFolder, TablesError, load_published, mean_std,  # noqa: E402
                             outside, save_figure)
 
@@ -46,14 +47,12 @@ CODE_TOLERANCE = 2.0   # points; see the module docstring
 def collect_runs(root: Path, dataset: str) -> dict:
     """{(kind, setting, loss): [{seed, top1, epochs_run, schedule_epochs, metrics}]}."""
     cells = defaultdict(list)
-    for result_path in sorted((Path(root) / dataset).glob("*/*/*/seed*/result.json")):
-        result = json.loads(result_path.read_text())
-        kind, setting, loss, seed = result_path.parts[-5:-1]
+    for result_path, result, run in finished_runs(root, dataset):
         epochs = result.get("epochs_run", result["last"]["epoch"])
         schedule = result.get("schedule_epochs", result.get("config", {}).get("train.epochs",
                                                                                 epochs))
-        cells[(kind, setting, loss)].append({
-            "seed": seed[4:], "top1": result["last"]["test_top1"], "epochs_run": epochs,
+        cells[(run.kind, run.setting, run.loss)].append({
+            "seed": run.seed, "top1": result["last"]["test_top1"], "epochs_run": epochs,
             "schedule_epochs": schedule, "metrics": result_path.parent / "metrics.jsonl"})
     return cells
 

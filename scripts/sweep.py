@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.cli import HelpFormatter  # noqa: E402
+from engine.rundir import run_path  # noqa: E402
 from scripts.make_configs import (FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES,  # noqa: E402
                                   newer_losses)
 
@@ -82,7 +83,7 @@ class Run:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}/{self.kind}/{self.setting}/{self.loss}/seed{self.seed}"
+        return run_path("", self.dataset, self.kind, self.setting, self.loss, self.seed).as_posix()
 
 
 def floats(text: str) -> list[float]:
@@ -129,7 +130,7 @@ def build_runs(args) -> list[Run]:
         for setting in values:
             for loss in losses:
                 for seed in seeds:
-                    out = Path(args.out) / args.dataset / kind / setting / loss / f"seed{seed}"
+                    out = run_path(args.out, args.dataset, kind, setting, loss, seed)
                     runs.append(Run(args.dataset, kind, setting, loss, seed, out, extra))
     return runs
 

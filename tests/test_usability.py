@@ -323,13 +323,23 @@ def test_an_all_zero_transition_row_is_explained():
 
 def test_readme_writes_the_run_directory_pattern_one_way():
     import re
-    from engine.setup import default_run_dir
+    from engine.rundir import run_dir
     readme = (REPO / "README.md").read_text()
     patterns = set(re.findall(r"runs/<dataset>/[^`\s)]*", readme))
     help_text = (REPO / "train.py").read_text()
-    assert patterns == {"runs/<dataset>/<kind>_<rate>/<loss>/seed<S>"}
-    assert "runs/<dataset>/<kind>_<rate>/<loss>/seed<S>" in help_text
+    assert patterns == {"runs/<dataset>/<kind>/<rate>/<loss>/seed<S>"}
+    assert "runs/<dataset>/<kind>/<rate>/<loss>/seed<S>" in help_text
     assert "runs/<dataset>/<noise>" not in help_text
     cfg = {"dataset.name": "mnist", "noise.kind": "symmetric", "noise.rate": 0.4,
            "loss.name": "ce", "train.seed": 1}
-    assert default_run_dir(cfg) == Path("runs/mnist/symmetric_0.4/ce/seed1")
+    assert run_dir("runs", cfg) == Path("runs/mnist/sym/0.4/ce/seed1")
+
+
+def test_without_out_a_run_goes_to_the_sweeps_layout_under_runs(config, root, tmp_path,
+                                                                monkeypatch):
+    """train.py's default run directory is engine/rundir.py run_dir, the one the sweep and the
+    tables use: runs/<dataset>/<kind>/<rate>/<loss>/seed<S>, relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["--config", str(config), "--data-root", str(root), "--epochs", "1"]) == 0
+    [result] = (tmp_path / "runs").glob("*/*/*/*/*/result.json")
+    assert result.parent.relative_to(tmp_path).as_posix() == "runs/mnist/sym/0.4/nce+rce/seed0"
