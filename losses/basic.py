@@ -1,4 +1,4 @@
-"""Base (unnormalised) losses: CE, FL, MAE, RCE, GCE.  Spec: ../shared/docs/paper.md §3.2.
+"""Base (unnormalised) losses: CE, FL, MAE, RCE, GCE.  Spec §3.2 (docs/NOTES.md).
 
 Every constant below is the one in the submission-version code ([SUB] loss.py), because the
 published numbers came from it; the paper's alternatives are parameters.
