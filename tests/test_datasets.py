@@ -66,11 +66,6 @@ def test_registry_contents():
         assert (spec.num_classes, spec.in_channels, spec.image_size, spec.augment,
                 spec.default_model) == (k, c, s, aug, model)
         assert callable(spec.loader) and spec.how_to_get
-    assert DATASETS["mnist"].mean == (0.1307,) and DATASETS["mnist"].std == (0.3081,)
-    assert DATASETS["cifar10"].mean == (0.49139968, 0.48215827, 0.44653124)
-    assert DATASETS["cifar10"].std == (0.24703233, 0.24348505, 0.26158768)
-    assert DATASETS["cifar100"].mean == (0.5071, 0.4865, 0.4409)
-    assert DATASETS["cifar100"].std == (0.2673, 0.2564, 0.2762)
 
 
 def test_unknown_name_lists_valid_names():
@@ -381,6 +376,26 @@ def test_real_mnist():
     m = d.train_images.float().div(255)
     assert m.mean().item() == pytest.approx(0.1307, abs=1e-3)
     assert m.std().item() == pytest.approx(0.3081, abs=1e-3)
+
+
+# How close the registry's statistics are to those recomputed here. MNIST and CIFAR-100 are
+# written to 4 digits. The CIFAR-10 prepared for these machines is decoded from JPEG quality 75
+# (../shared/data/README.md), whose per-channel std is up to 2e-3 below the original's; the
+# registry keeps the original's (spec §7), which a true copy matches to 1e-6.
+STAT_TOLERANCE = {"mnist": 5e-5, "cifar10": 2.5e-3, "cifar100": 5e-5}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(STAT_TOLERANCE))
+def test_registry_mean_std_are_the_train_split_statistics(name, real_data_root):
+    try:
+        d = load_dataset(name, real_data_root)
+    except DatasetNotFoundError:
+        pytest.skip(f"no prepared {name} in {real_data_root}")
+    pixels = d.train_images.numpy().astype(np.float64) / 255
+    mean, std = pixels.mean(axis=(0, 2, 3)), pixels.std(axis=(0, 2, 3))
+    assert np.abs(mean - DATASETS[name].mean).max() <= STAT_TOLERANCE[name]
+    assert np.abs(std - DATASETS[name].std).max() <= STAT_TOLERANCE[name]
 
 
 @pytest.mark.skipif(REAL_ROOT is None or not (REAL_ROOT / "cifar-10-batches-py").is_dir(),
