@@ -23,15 +23,6 @@ from datasets.digits import digits_arrays, digits_split  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _real_root():
-    env = os.environ.get("NLN_DATA_ROOT")
-    for cand in ([Path(env)] if env else []) + [REPO.parent / "data"]:
-        if (cand / "MNIST" / "raw").is_dir():
-            return cand
-    return None
-
-
-REAL_ROOT = _real_root()
 
 
 @pytest.fixture(autouse=True)
@@ -364,10 +355,8 @@ def test_download_does_not_hide_corrupt_files(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------------- real data
-@pytest.mark.skipif(REAL_ROOT is None, reason="no prepared data root (set NLN_DATA_ROOT or run "
-                                               "../shared/data/prepare.py ../data)")
-def test_real_mnist():
-    d = load_dataset("mnist", REAL_ROOT)
+def test_real_mnist(real_data_root):
+    d = load_dataset("mnist", real_data_root)
     assert (d.num_train, d.num_test) == (60000, 10000)
     assert tuple(d.train_images.shape) == (60000, 1, 28, 28)
     assert np.bincount(d.train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918,
@@ -385,7 +374,6 @@ def test_real_mnist():
 STAT_TOLERANCE = {"mnist": 5e-5, "cifar10": 2.5e-3, "cifar100": 5e-5}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(STAT_TOLERANCE))
 def test_registry_mean_std_are_the_train_split_statistics(name, real_data_root):
     try:
@@ -398,17 +386,17 @@ def test_registry_mean_std_are_the_train_split_statistics(name, real_data_root):
     assert np.abs(std - DATASETS[name].std).max() <= STAT_TOLERANCE[name]
 
 
-@pytest.mark.skipif(REAL_ROOT is None or not (REAL_ROOT / "cifar-10-batches-py").is_dir(),
-                    reason="no prepared CIFAR-10")
-def test_real_cifar10():
-    d = load_dataset("cifar10", REAL_ROOT)
+def test_real_cifar10(real_data_root):
+    if not (real_data_root / "cifar-10-batches-py").is_dir():
+        pytest.skip("no prepared CIFAR-10")
+    d = load_dataset("cifar10", real_data_root)
     assert tuple(d.train_images.shape) == (50000, 3, 32, 32)
     assert tuple(d.test_images.shape) == (10000, 3, 32, 32)
     assert np.bincount(d.train_labels).tolist() == [5000] * 10
     assert np.bincount(d.test_labels).tolist() == [1000] * 10
     assert d.class_names[0] == "airplane" and d.class_names[9] == "truck"
     # independent read (plain pickle, str keys): same pixels in the same CHW order
-    with open(REAL_ROOT / "cifar-10-batches-py/test_batch", "rb") as f:
+    with open(real_data_root / "cifar-10-batches-py/test_batch", "rb") as f:
         ref = pickle.load(f, encoding="latin1")
     assert np.array_equal(d.test_images[:100].reshape(100, -1).numpy(), ref["data"][:100])
     assert d.test_labels[:100].tolist() == ref["labels"][:100]

@@ -285,6 +285,7 @@ def test_dmi_warmup_runs_ce_on_its_own_schedule_then_a_fresh_optimiser(dmi_run):
     assert ckpt["optimizer"]["param_groups"][0]["lr"] == 1e-6
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("epoch,step", [(1, 3), (2, 1)])  # end of the warm-up; inside DMI
 def test_dmi_resume_across_the_phase_switch_is_bit_exact(epoch, step, dmi_run, mnist_root,
                                                           tmp_path):

@@ -15,6 +15,8 @@ import fake_data
 import train
 from helpers import run_interrupted as driver
 
+pytestmark = pytest.mark.reliability  # every test here: faults, kills and resumes
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -93,6 +93,7 @@ def test_auto_runs_one_at_a_time_on_the_cpu():
     assert sweep.auto_jobs_per_device(["cpu"], "cnn4") == 1
 
 
+@pytest.mark.e2e
 def test_two_real_runs_at_once_on_the_cpu_record_device_and_threads(tmp_path):
     root = fake_data.write_fake_mnist(tmp_path / "data", n_train=128, n_test=32)
     out = tmp_path / "sweep"

@@ -14,6 +14,8 @@ import fake_data
 from helpers import run_interrupted, write_config
 import train
 
+pytestmark = pytest.mark.e2e  # every test here trains through train.py
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -44,6 +44,7 @@ def hinted_command(stderr: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- 1. resume
 
+@pytest.mark.e2e
 def test_the_printed_resume_command_alone_resumes_with_every_original_flag(config, root,
                                                                             tmp_path):
     flags = ["--config", str(config), "--data-root", str(root), "--noise-rate", "0.2",
@@ -73,6 +74,7 @@ def test_resume_without_config_on_an_empty_directory_is_one_line(tmp_path):
 
 # ---------------------------------------------------------------------------- 2 and 6: records
 
+@pytest.mark.e2e
 def test_a_forced_resume_records_what_changed_and_where(config, root, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--config", str(config), "--data-root", str(root), "--out", str(out)]
@@ -89,6 +91,7 @@ def test_a_forced_resume_records_what_changed_and_where(config, root, tmp_path, 
     assert header.startswith("# resumed at epoch 1 step 3 with --force-resume: noise.rate")
 
 
+@pytest.mark.e2e
 def test_threads_are_recorded_per_epoch_and_a_changed_count_on_resume(config, root, tmp_path,
                                                                       keep_threads):
     out = tmp_path / "run"
@@ -256,6 +259,7 @@ def test_a_truncated_checkpoint_message_keeps_whole_sentences(tmp_path):
 
 # ---------------------------------------------------------------------------- 11. resume notes
 
+@pytest.mark.e2e
 def test_resume_with_nothing_to_resume_says_so_and_starts_fresh(config, root, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--config", str(config), "--data-root", str(root), "--out", str(out), "--epochs", "1"]
@@ -265,6 +269,7 @@ def test_resume_with_nothing_to_resume_says_so_and_starts_fresh(config, root, tm
     assert (out / "result.json").is_file()
 
 
+@pytest.mark.e2e
 def test_a_killed_runs_tensorboard_file_is_replaced_on_resume(config, root, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     out = tmp_path / "run"
@@ -283,6 +288,7 @@ def test_a_killed_runs_tensorboard_file_is_replaced_on_resume(config, root, tmp_
 
 # ---------------------------------------------------------------------------- 12. estimate
 
+@pytest.mark.e2e
 def test_noise_estimate_is_out_of_sample_on_the_noisy_validation_split(root, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", train={"epochs": 1})
     out = tmp_path / "run"
@@ -296,6 +302,7 @@ def test_noise_estimate_is_out_of_sample_on_the_noisy_validation_split(root, tmp
     assert estimate["injected_rate"] == pytest.approx(np.mean(noisy[val] != clean[val]))
 
 
+@pytest.mark.e2e
 def test_noise_estimate_without_a_split_is_marked_in_sample(root, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", train={"epochs": 1})
     out = tmp_path / "run"
@@ -335,6 +342,7 @@ def test_readme_writes_the_run_directory_pattern_one_way():
     assert run_dir("runs", cfg) == Path("runs/mnist/sym/0.4/ce/seed1")
 
 
+@pytest.mark.e2e
 def test_without_out_a_run_goes_to_the_sweeps_layout_under_runs(config, root, tmp_path,
                                                                 monkeypatch):
     """train.py's default run directory is engine/rundir.py run_dir, the one the sweep and the

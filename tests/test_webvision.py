@@ -307,6 +307,7 @@ def _run_train(tmp_path, out, *sets):
                        *sets])
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("decode,workers", [("cpu", 2), ("device", 1)])
 def test_train_py_on_mini_webvision(tmp_path, decode, workers):
     import json
