@@ -180,8 +180,8 @@ def add_other_sources(rows, others: dict) -> None:
 def build_rows(measured: dict, published: dict, ddof: int, seeds: int):
     """Rows of dicts: loss, and per rate the measured/published/diff/flag/count."""
     losses = list(measured)
-    losses += [l for l in published if l not in measured]
-    rates = sorted({r for l in measured.values() for r in l}, key=lambda r: (isinstance(r, str), r))
+    losses += [loss for loss in published if loss not in measured]
+    rates = sorted({r for by_rate in measured.values() for r in by_rate}, key=lambda r: (isinstance(r, str), r))
     rows = []
     for loss in losses:
         cells = {}
@@ -315,7 +315,7 @@ def figure_curves(runs: Path, out: OutputFolder, dataset: str, kind: str, rate: 
         curves = []
         seeds = run_path(runs, dataset, kind, fmt_setting(rate), loss, "*")
         for metrics in sorted(seeds.parent.glob(f"{seeds.name}/metrics.jsonl")):
-            rows = [json.loads(l) for l in metrics.read_text().splitlines()]
+            rows = [json.loads(line) for line in metrics.read_text().splitlines()]
             curves.append([r.get(metric) for r in rows])
         if not curves:
             continue

@@ -80,5 +80,5 @@ def test_run_reports_three_protocols_and_estimate(tmp_path):
     assert estimate["injected_rate"] == pytest.approx(injected, abs=1e-12)
     assert 0.2 < injected < 0.6
     assert estimate["estimated_rate"] == pytest.approx(injected, abs=3 / 50 + 1e-9)
-    rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert all("val_noisy_top1" in r and "mem_flipped_fit_noisy" in r for r in rows)

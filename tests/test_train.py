@@ -40,7 +40,7 @@ def model_state(out):
 
 
 def metric_rows(out):
-    rows = [json.loads(l) for l in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     for row in rows:
         row.pop("epoch_seconds")
     return rows

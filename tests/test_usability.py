@@ -31,12 +31,12 @@ def weights(out):
 
 
 def metric_rows(out):
-    return [json.loads(l) for l in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
 
 
 def hinted_command(stderr: str) -> list[str]:
     """train.py's arguments in the "Resume with: python train.py ..." line."""
-    line = next(l for l in stderr.splitlines() if "Resume with: " in l)
+    line = next(text for text in stderr.splitlines() if "Resume with: " in text)
     command = shlex.split(line.split("Resume with: ", 1)[1])
     assert command[:2] == ["python", "train.py"]
     return command[2:]
@@ -198,7 +198,7 @@ def test_atomic_writes_respect_the_umask(tmp_path, umask, mode):
 # ---------------------------------------------------------------------------- 10. messages
 
 def one_error_line(done):
-    lines = [l for l in done.stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     return lines[0]
 
