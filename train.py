@@ -22,6 +22,7 @@ process takes its share of every batch, and only rank 0 writes (engine/distribut
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import signal
 import sys
@@ -37,7 +38,7 @@ def parse_args(argv=None):
     p.add_argument("--config", help="YAML config (see configs/); with --resume --out DIR it "
                                     "defaults to DIR/config.yaml, the run's resolved config")
     p.add_argument("--data-root", help="override dataset.root")
-    p.add_argument("--out", help="run directory (unset: runs/<dataset>/<kind>_<rate>/<loss>/seed<S>)")
+    p.add_argument("--out", help="run directory (unset: runs/<dataset>/<kind>/<rate>/<loss>/seed<S>)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed")
@@ -63,6 +64,7 @@ import torch  # noqa: E402
 
 from datasets import DatasetError, epoch_generator, load_dataset, make_data_source  # noqa: E402
 from datasets.device import train_batch_bounds  # noqa: E402
+from engine import rundir, seeds  # noqa: E402
 from engine.checkpoint import (capture_rng, load_checkpoint, load_model_state,  # noqa: E402
                                restore_rng, save_checkpoint)
 from engine.config import config_diff, load_config, loss_kwargs, to_yaml  # noqa: E402
@@ -78,7 +80,7 @@ from engine.rundir import (CHECKPOINT, RunLock, read_result, remove_stale_temp_f
 from engine.step import forward_backward, optimizer_step  # noqa: E402
 from engine.setup import (build_phase_optimiser, check_writable,  # noqa: E402
                           configure_kernels, configure_threads, dataset_options,
-                          default_run_dir, loss_phase, noise_inputs, noisy_val_split,
+                          loss_phase, noise_inputs, noisy_val_split,
                           optimiser_phase, pick_device, seed_everything, subset_indices,
                           use_channels_last)
 from losses import Combination, build_loss  # noqa: E402
@@ -90,6 +92,9 @@ from noise import (compare_estimate, estimate_noise, make_noisy_labels,  # noqa:
 STOP_CHECK_EVERY = 10  # steps between the processes' agreement on a stop request (torchrun)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class StopRequest:
     """SIGINT/SIGTERM set a flag; the loop stops at the next step boundary and checkpoints.
     A second signal falls through to the default handler (immediate exit)."""
@@ -98,12 +103,25 @@ class StopRequest:
         self.signal = None
 
     def install(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
 
     def _handle(self, signum, frame):
         self.signal = signum
         signal.signal(signum, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def signal_handlers_restored(signals=STOP_SIGNALS):
+    """StopRequest replaces the handlers for the whole run; the caller gets its own back when
+    training ends, however it ends (in a notebook or a test, Ctrl-C would be swallowed once)."""
+    saved = {sig: signal.getsignal(sig) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, handler)
 
 
 def main(argv=None) -> int:
@@ -120,7 +138,8 @@ def main(argv=None) -> int:
         dist, device_name = init_distributed(cfg["train.device"])
         for note in notes if dist.is_main else ():
             print(note)
-        return train(args, cfg, dist, device_name)
+        with signal_handlers_restored():
+            return train(args, cfg, dist, device_name)
     except (UserError, DatasetError) as e:
         if args.debug:
             raise
@@ -200,7 +219,7 @@ def read_checkpoint(path: Path, cfg: dict, labels_sha256: str, force: bool, devi
 def train(args, cfg: dict, dist, device_name: str) -> int:
     t_start = time.time()
     log = print if dist.is_main else (lambda *a, **k: None)
-    out = Path(cfg["out"]) if cfg["out"] else default_run_dir(cfg)
+    out = Path(cfg["out"]) if cfg["out"] else rundir.run_dir("runs", cfg)
     cfg["out"] = str(out)
     # Rank 0 inspects the run directory; every rank gets its verdict (or its error).
     finished, has_checkpoint = dist.on_main(inspect_run_dir, out, cfg, args)
@@ -225,7 +244,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     if subset is not None:
         train_images, clean = train_images[torch.from_numpy(subset)], clean[subset]
     K = data.num_classes
-    noise_seed = seed if cfg["noise.seed"] is None else cfg["noise.seed"]
+    noise_seed = seeds.noise_seed(seed, cfg["noise.seed"])
     try:
         noisy = make_noisy_labels(clean, cfg["noise.kind"], cfg["noise.rate"], K,
                                   dataset=cfg["dataset.name"], seed=noise_seed,
@@ -279,7 +298,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
         # equal states on every process would draw the same numbers for different samples.
         # (After the model is built: every rank starts from the same weights anyway.) Each
         # process's state goes into the checkpoint.
-        torch.manual_seed(seed * 1_000_003 + 7_919 * (dist.rank + 1))
+        torch.manual_seed(seeds.rank_seed(seed, dist.rank))
     step_model = wrap_ddp(model, dist, device)  # DDP averages gradients across processes
     if cfg["train.compile"]:
         step_model = torch.compile(step_model)
@@ -307,7 +326,8 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
         else:
             restore_rng(ckpt["rng"])
             if dist.enabled:
-                torch.manual_seed(int(torch.randint(2**62, (1,))) + dist.rank)
+                draw = int(torch.randint(2**62, (1,)))
+                torch.manual_seed(seeds.rank_reseed(draw, dist.rank))
         start_epoch, start_step = ckpt["epoch"], ckpt.get("step", 0)
         history, partial, resumes = ckpt["history"], ckpt.get("partial"), ckpt["resumes"]
         log(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}")

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from engine import seeds
+
 from . import device_decode as dd
 from . import webvision as wv
 from .device import eval_bounds, train_batch_bounds
@@ -105,7 +107,7 @@ class FileSource:
                                           [self.dataset.path(i) for i in index.tolist()])
                 if self.train:
                     g = torch.Generator().manual_seed(
-                        (self._epoch_seed * 100_003 + step) * 1_009 + self.rank)
+                        seeds.decode_step_seed(self._epoch_seed, step, self.rank))
                     x = dd.train_augment(decoded, g, self.images.size)
                 else:
                     x = dd.eval_transform_batch(decoded, wv.eval_resize(self.images.size),

@@ -13,7 +13,8 @@ from .cifar import load_cifar10, load_cifar100
 from .digits import load_digits_dataset
 from .download import via_torchvision
 from .mnist import load_mnist
-from .webvision import IMAGENET_HOW, MEAN, STD, WEBVISION_HOW, load_mini
+from .webvision import IMAGENET_HOW, MEAN, STD, WEBVISION_HOW
+from .webvision_mini import load_mini
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ Paths in the lists are absolute strings. Files are not opened while reading the 
 (66k stat calls are left to `scripts/prepare_webvision.py`, which also decodes every image with
 --check-images); an unreadable image raises DatasetError when the Dataset reaches it.
 
-Training (`dataset.name: webvision_mini`, `load_mini`): the WebVision root is
+Training (`dataset.name: webvision_mini`, datasets/webvision_mini.py): the WebVision root is
 `<dataset.root>/webvision` (or `dataset.root` itself when it holds info/), the ImageNet root
 `dataset.test_root` (default `<dataset.root>/imagenet`). The reported test set ("test_*") is
 ILSVRC12 val, the paper's number; WebVision val is a second set ("webvision_val_*"). Images are
@@ -454,44 +454,3 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, workers: int, 
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
                       num_workers=workers, pin_memory=pin_memory,
                       persistent_workers=workers > 0, generator=generator)
-
-
-# ---------------------------------------------------------------- the dataset for train.py
-
-def load_mini(root: Path, spec, options: dict):
-    """mini-WebVision as a DatasetArrays of FileImages: train = the Google images of the first
-    spec.num_classes classes, test = the same classes of ILSVRC12 val (the paper's metric),
-    extra_eval["webvision_val"] = WebVision's own validation images of those classes."""
-    from .base import DatasetArrays
-    from .files import FileImages
-
-    root = Path(root).expanduser()
-    web_root = root / "webvision" if (root / "webvision" / SYNSETS).is_file() else root
-    if not (web_root / SYNSETS).is_file():
-        raise DatasetNotFoundError(f"WebVision not found: expected {root / 'webvision' / SYNSETS} "
-                                   f"or {root / SYNSETS} (set dataset.root). {WEBVISION_HOW}")
-    lists = read_webvision(web_root, spec.num_classes)
-    test_root = Path(options.get("test_root") or root / "imagenet").expanduser()
-    scanned = scan_imagenet_val(test_root)
-    ilsvrc = read_imagenet_val(test_root, lists.wnids, scanned)
-    warning = check_class_order(lists.wnids, scanned.class_wnids)
-    if warning:
-        import logging
-        logging.getLogger(__name__).warning("%s", warning)
-    if not lists.train:
-        raise DatasetError(f"{web_root / TRAIN_LIST} has no image of labels 0..{spec.num_classes - 1}")
-    size, decode = options.get("image_size") or CROP, options.get("decode") or "cpu"
-
-    def files(items):
-        return (FileImages([p for p, _ in items], size, decode),
-                np.array([label for _, label in items], dtype=np.int64))
-
-    train_images, train_labels = files(lists.train)
-    test_images, test_labels = files(ilsvrc)
-    extra = {"webvision_val": files(lists.val)} if lists.val else {}
-    return DatasetArrays(
-        name=spec.name, train_images=train_images, train_labels=train_labels,
-        test_images=test_images, test_labels=test_labels, num_classes=spec.num_classes,
-        mean=MEAN, std=STD, augment=spec.augment, class_names=lists.names,
-        source=f"train: {web_root / TRAIN_LIST}; test: ILSVRC12 val ({scanned.source})",
-        spec=spec, extra_eval=extra, labels_are_noisy=True)

@@ -84,7 +84,7 @@ def load_model_state(model: torch.nn.Module, state_dict: dict, path) -> None:
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as e:
-        lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         detail = lines[1] if len(lines) > 1 else lines[0]
         raise CheckpointError(f"checkpoint {path} does not fit this model/dataset: "
                               f"{detail}") from None

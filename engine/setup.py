@@ -11,13 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from losses import loss_label
-
-from .config import loss_kwargs
+from . import seeds
 from .errors import ConfigError
-
-SUBSET_SEED = 0
-VAL_SPLIT_OFFSET = 7919  # the val split's RNG differs from the noise RNG seeded with the same seed  # the --train-subset draw is fixed, so every seed and loss sees the same subset
 
 
 def pick_device(name: str) -> torch.device:
@@ -76,7 +71,7 @@ def subset_indices(n: int, size: int | None) -> np.ndarray | None:
         return None
     if size > n:
         raise ConfigError(f"dataset.train_subset is {size} but the training set has only {n} samples")
-    return np.sort(np.random.RandomState(SUBSET_SEED).permutation(n)[:size])
+    return np.sort(np.random.RandomState(seeds.SUBSET_SEED).permutation(n)[:size])
 
 
 def noisy_val_split(n: int, fraction: float, seed: int):
@@ -85,7 +80,7 @@ def noisy_val_split(n: int, fraction: float, seed: int):
     and are excluded from training (the paper's selection protocol, spec §4.1, used 20 %)."""
     if fraction <= 0:
         return np.arange(n), None
-    order = np.random.RandomState(seed + VAL_SPLIT_OFFSET).permutation(n)
+    order = np.random.RandomState(seeds.val_split_seed(seed)).permutation(n)
     size = int(round(fraction * n))
     if size < 1 or size >= n:
         raise ConfigError(f"dataset.noisy_val_fraction {fraction} leaves no validation or no "
@@ -166,12 +161,6 @@ def build_phase_optimiser(model: torch.nn.Module, cfg: dict, phase: int):
     optimizer = build_optimizer(model, cfg)
     span = cfg["loss.warmup_epochs"] if optimiser_phase(cfg, cfg["train.epochs"]) else None
     return optimizer, build_scheduler(optimizer, cfg, epochs=span)
-
-
-def default_run_dir(cfg: dict) -> Path:
-    rate = f"{cfg['noise.rate']:g}"
-    return (Path("runs") / cfg["dataset.name"] / f"{cfg['noise.kind']}_{rate}" /
-            loss_label(cfg["loss.name"], loss_kwargs(cfg)) / f"seed{cfg['train.seed']}")
 
 
 def check_writable(path: Path) -> None:

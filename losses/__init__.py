@@ -5,7 +5,8 @@
     loss = criterion(logits, targets)                 # batch mean
     per_sample = build_loss("gce", 10, reduction="none")(logits, targets)
 
-Spec: ../shared/docs/paper.md §3 (formulas), §2 (defaults D1-D6), §13 (bugs B1, B2, B12, B13).
+Spec: ../shared/docs/paper.md §3 (formulas), §2 (defaults D1-D6), §13 (bugs B1, B2, B12, B13);
+each restated in short in docs/NOTES.md.
 p = softmax(z), p~ = clamp(p, 1e-7, 1), y = given label, K = classes, s = `scale`.
 "Class-sum" is sum over all K labels y of the per-sample loss: a constant makes a loss symmetric.
 

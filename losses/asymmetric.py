@@ -22,7 +22,6 @@ class _PyLoss(Loss):
 
 class AsymmetricGCE(_PyLoss):
     NAME = "agce"
-    PARAMS = {"a": 1.0, "q": 2.0, "scale": 1.0}
 
     def __init__(self, num_classes, a=1.0, q=2.0, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -37,7 +36,6 @@ class AsymmetricGCE(_PyLoss):
 
 class AsymmetricUnhinged(_PyLoss):
     NAME = "aul"
-    PARAMS = {"a": 1.5, "q": 0.9, "scale": 1.0}
 
     def __init__(self, num_classes, a=1.5, q=0.9, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -51,18 +49,20 @@ class AsymmetricUnhinged(_PyLoss):
 
 
 class ScaledByA(Loss):
-    """A loss whose parameters are a > 0 (default PARAMS["a"]) and a scale: AEL, JAL's AMSE."""
+    """A loss whose parameters are a > 0 and a scale: AEL, JAL's AMSE. Each subclass declares
+    its default of `a` in its own signature (PARAMS is derived from it)."""
 
-    def __init__(self, num_classes, a=None, scale=1.0, reduction="mean"):
+    def __init__(self, num_classes, a, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
-        a = self.PARAMS["a"] if a is None else a
         self.a = check_finite_number("a", a, minimum=0.0, minimum_inclusive=False)
         self.scale = check_finite_number("scale", scale, minimum=0.0)
 
 
 class AsymmetricExponential(ScaledByA, _PyLoss):
     NAME = "ael"
-    PARAMS = {"a": 3.0, "scale": 1.0}
+
+    def __init__(self, num_classes, a=3.0, scale=1.0, reduction="mean"):
+        super().__init__(num_classes, a, scale, reduction)
 
     def per_sample(self, logits, targets):
         return self.scale * torch.exp(-self.p_y(logits, targets) / self.a)

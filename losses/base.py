@@ -1,9 +1,10 @@
 """The shared machinery of every loss: parameter declaration, validation, reduction, precision.
 
-A loss subclasses `Loss`, declares its parameters and their defaults in `PARAMS`, and
-implements `per_sample(logits, targets)`, which returns one value per sample. `forward`
-applies the reduction. Numerics are done in float32 at least, outside autocast, because
-several losses (NCE's denominator, GCE's p**q, RCE's clamps) lose their meaning in bf16/fp16.
+A loss subclasses `Loss`, declares its parameters and their defaults once, in `__init__`'s
+signature (`PARAMS` is derived from it), and implements `per_sample(logits, targets)`, which
+returns one value per sample. `forward` applies the reduction. Numerics are done in float32 at
+least, outside autocast, because several losses (NCE's denominator, GCE's p**q, RCE's clamps)
+lose their meaning in bf16/fp16.
 
 Two options wrap any loss (set by `build_loss`, so they are config keys, not classes):
   logit_clip = delta    LogitClip (Wei et al., ICML 2023): z <- z * min(1, delta / ||z||_2)
@@ -14,6 +15,7 @@ A loss with BATCH_ONLY (DMI) has no per-sample values: it overrides `batch_value
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -77,11 +79,16 @@ def one_minus_prob(log_probs: torch.Tensor) -> torch.Tensor:
 
 
 class Loss(nn.Module):
-    """Base class. Subclasses set NAME, PARAMS (name -> default) and implement per_sample."""
+    """Base class. Subclasses set NAME, give their parameters defaults in `__init__` and
+    implement per_sample; PARAMS (name -> default) is derived from that signature."""
 
     NAME = "loss"
     PARAMS: dict = {}
     BATCH_ONLY = False  # True: one value per batch (DMI); it cannot be part of a pair
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.PARAMS = declared_params(cls)
 
     def __init__(self, num_classes: int, reduction: str = "mean"):
         super().__init__()
@@ -142,6 +149,15 @@ class Loss(nn.Module):
     def options_repr(self) -> str:
         return "".join(f", {k}={v!r}" for k, v in (("logit_clip", self.logit_clip),
                                                    ("entropy_reg", self.entropy_reg)) if v)
+
+
+def declared_params(cls: type) -> dict:
+    """The loss parameters of `cls`: the keyword arguments of its __init__ that have a default,
+    in order, except `reduction` (an argument of build_loss, not a config parameter). Declared
+    once, in the signature, so PARAMS and the defaults cannot disagree."""
+    signature = inspect.signature(cls.__init__)
+    return {name: p.default for name, p in signature.parameters.items()
+            if p.default is not inspect.Parameter.empty and name != "reduction"}
 
 
 def target_log_prob(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Base (unnormalised) losses: CE, FL, MAE, RCE, GCE.  Spec: ../shared/docs/paper.md §3.2.
+"""Base (unnormalised) losses: CE, FL, MAE, RCE, GCE.  Spec §3.2 (docs/NOTES.md).
 
 Every constant below is the one in the submission-version code ([SUB] loss.py), because the
 published numbers came from it; the paper's alternatives are parameters.
@@ -22,7 +22,6 @@ class CrossEntropy(Loss):
     """CE = -log p_y, via log-softmax.  `scale` multiplies it (1 = the paper's CE)."""
 
     NAME = "ce"
-    PARAMS = {"scale": 1.0}
 
     def __init__(self, num_classes, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -52,7 +51,6 @@ class FocalLoss(Loss):
     """FL = -(1 - p_y)^gamma log p_y.  gamma = 0.5 in every run behind the published tables (D19)."""
 
     NAME = "fl"
-    PARAMS = {"gamma": 0.5, "detach_modulator": True, "scale": 1.0}
 
     def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -73,7 +71,6 @@ class MeanAbsoluteError(Loss):
     """
 
     NAME = "mae"
-    PARAMS = {"scale": 1.0}
 
     def __init__(self, num_classes, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -103,7 +100,6 @@ class ReverseCrossEntropy(Loss):
     """
 
     NAME = "rce"
-    PARAMS = {"A": RCE_LOG_CLAMP, "prob_clamp": PROB_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, A=RCE_LOG_CLAMP, prob_clamp=PROB_CLAMP, scale=1.0,
                  reduction="mean"):
@@ -123,7 +119,6 @@ class GeneralizedCrossEntropy(Loss):
     """GCE = (1 - clamp(p_y, 1e-7, 1)^q) / q  (Zhang & Sabuncu 2018; [SUB] defaults q = 0.7)."""
 
     NAME = "gce"
-    PARAMS = {"q": 0.7, "prob_clamp": PROB_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)

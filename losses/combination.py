@@ -17,7 +17,6 @@ from .base import Loss, check_finite_number, reduce
 
 
 class Combination(Loss):
-    PARAMS = {"alpha": 1.0, "beta": 1.0}
 
     def __init__(self, num_classes, first: Loss, second: Loss, alpha=1.0, beta=1.0,
                  reduction="mean"):

@@ -20,7 +20,6 @@ NEGATIVE_CLAMP = 1e-7
 
 class NormalizedNegativeCrossEntropy(Loss):
     NAME = "nnce"
-    PARAMS = {"prob_clamp": NEGATIVE_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, prob_clamp=NEGATIVE_CLAMP, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -37,7 +36,6 @@ class NormalizedNegativeCrossEntropy(Loss):
 
 class NormalizedNegativeFocalLoss(Loss):
     NAME = "nnfl"
-    PARAMS = {"gamma": 0.5, "prob_clamp": NEGATIVE_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, gamma=0.5, prob_clamp=NEGATIVE_CLAMP, scale=1.0,
                  reduction="mean"):

@@ -60,7 +60,6 @@ class EpsSoftmaxCrossEntropy(_EpsSoftmax, CrossEntropy):
     setting (cswjl/eps-softmax config.py); m = 0 is CE with p clamped at 1e-8."""
 
     NAME = "ce-eps"
-    PARAMS = {"m": 1e5, "prob_clamp": EPS_SOFTMAX_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, m=1e5, prob_clamp=EPS_SOFTMAX_CLAMP, scale=1.0,
                  reduction="mean"):
@@ -73,8 +72,6 @@ class EpsSoftmaxFocalLoss(_EpsSoftmax, FocalLoss):
     which `EFLandMAE` keeps (config.py passes no gamma)."""
 
     NAME = "fl-eps"
-    PARAMS = {"m": 1e5, "gamma": 0.1, "detach_modulator": True,
-              "prob_clamp": EPS_SOFTMAX_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, m=1e5, gamma=0.1, detach_modulator=True,
                  prob_clamp=EPS_SOFTMAX_CLAMP, scale=1.0, reduction="mean"):
@@ -90,7 +87,9 @@ class AsymmetricMSE(ScaledByA):
     ||p - a w||^2 / K plus a constant, minimised on the simplex at e_y once a (w_y - w_k) >= 1."""
 
     NAME = "amse"
-    PARAMS = {"a": 10.0, "scale": 1.0}
+
+    def __init__(self, num_classes, a=10.0, scale=1.0, reduction="mean"):
+        super().__init__(num_classes, a, scale, reduction)
 
     def per_sample(self, logits, targets):
         target = self.a * F.one_hot(targets, self.num_classes).to(logits.dtype)
@@ -103,7 +102,6 @@ class LDRKL(Loss):
     its maximum (a multi-class hinge). Defaults: margin 0.1, lam 10 (CIFAR-10, newer-losses.md)."""
 
     NAME = "ldr-kl"
-    PARAMS = {"margin": 0.1, "lam": 10.0, "scale": 1.0}
 
     def __init__(self, num_classes, margin=0.1, lam=10.0, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -126,7 +124,6 @@ class DeterminantMutualInformation(Loss):
     full CE schedule, at lr 1e-6 with a fresh SGD: loss.warmup_epochs / optim.lr_after_warmup."""
 
     NAME = "dmi"
-    PARAMS = {"det_eps": DMI_DET_EPS}
     BATCH_ONLY = True
 
     def __init__(self, num_classes, det_eps=DMI_DET_EPS, reduction="mean"):

@@ -16,7 +16,6 @@ from .base import Loss, log_softmax
 
 class NLNL(Loss):
     NAME = "nlnl"
-    PARAMS = {"ln_neg": 1, "class_counts": None, "prob_clamp": 1e-5}
 
     def __init__(self, num_classes, ln_neg=1, class_counts=None, prob_clamp=1e-5, reduction="mean"):
         super().__init__(num_classes, reduction)

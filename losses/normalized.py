@@ -30,7 +30,6 @@ class NormalizedCrossEntropy(Loss):
     """
 
     NAME = "nce"
-    PARAMS = {"scale": 1.0}
 
     def __init__(self, num_classes, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -45,7 +44,6 @@ class NormalizedFocalLoss(Loss):
     """NFL = scale * FL_y / sum_k FL_k, every (1 - p)^gamma factor detached as in [SUB] (D5)."""
 
     NAME = "nfl"
-    PARAMS = {"gamma": 0.5, "detach_modulator": True, "scale": 1.0}
 
     def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -65,7 +63,6 @@ class NormalizedGeneralizedCrossEntropy(Loss):
     """
 
     NAME = "ngce"
-    PARAMS = {"q": 0.7, "prob_clamp": PROB_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -88,7 +85,6 @@ class NormalizedMeanAbsoluteError(Loss):
     """
 
     NAME = "nmae"
-    PARAMS = {"normalizer": "paper", "scale": 1.0}
 
     def __init__(self, num_classes, normalizer="paper", scale=1.0, reduction="mean"):
         super().__init__(num_classes, reduction)
@@ -111,7 +107,6 @@ class NormalizedReverseCrossEntropy(Loss):
     """
 
     NAME = "nrce"
-    PARAMS = {"normalizer": "paper", "A": RCE_LOG_CLAMP, "prob_clamp": PROB_CLAMP, "scale": 1.0}
 
     def __init__(self, num_classes, normalizer="paper", A=RCE_LOG_CLAMP, prob_clamp=PROB_CLAMP,
                  scale=1.0, reduction="mean"):

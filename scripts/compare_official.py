@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from engine.rundir import result_coordinates, run_path  # noqa: E402
 from scripts.tables import (OutputFolder, TablesError, load_published, mean_std,  # noqa: E402
                             outside, save_figure)
 
@@ -49,11 +50,13 @@ def collect_runs(root: Path, dataset: str) -> dict:
     """{(kind, setting, loss): [{seed, top1, epochs_run, schedule_epochs, metrics}]}: finished
     runs from result.json, runs still going or cut short from metrics.jsonl (shown as partial)."""
     cells = defaultdict(list)
-    for metrics in sorted((Path(root) / dataset).glob("*/*/*/seed*/metrics.jsonl")):
+    pattern = run_path("", dataset, "*", "*", "*", "*") / "metrics.jsonl"
+    for metrics in sorted(Path(root).glob(str(pattern))):
         run = read_run(metrics.parent)
         if run is not None:
-            kind, setting, loss, seed = metrics.parts[-5:-1]
-            cells[(kind, setting, loss)].append({"seed": seed[4:], "metrics": metrics, **run})
+            where = run.pop("where")
+            cells[(where.kind, where.setting, where.loss)].append(
+                {"seed": where.seed, "metrics": metrics, **run})
     return cells
 
 
@@ -67,12 +70,14 @@ def read_run(folder: Path) -> dict | None:
         schedule = result.get("schedule_epochs",
                               result.get("config", {}).get("train.epochs", epochs))
         return {"top1": result["last"]["test_top1"], "epochs_run": epochs,
-                "schedule_epochs": schedule}
+                "schedule_epochs": schedule,
+                "where": result_coordinates(folder / "result.json", result)}
     config = yaml.safe_load((folder / "config.yaml").read_text()) if (
         folder / "config.yaml").is_file() else {}
     schedule = config.get("train", {}).get("epochs", len(rows) + 1)
     return {"top1": rows[-1]["test_top1"], "epochs_run": len(rows),
-            "schedule_epochs": max(schedule, len(rows) + 1)}   # no result.json: not finished
+            "schedule_epochs": max(schedule, len(rows) + 1),   # no result.json: not finished
+            "where": result_coordinates(folder / "result.json", {})}   # from the path
 
 
 def summarise(runs: list[dict]) -> dict | None:

@@ -242,7 +242,7 @@ def newer_losses(dataset: str) -> list[str]:
     ~0 with 100 classes (most rows of U^T P empty), so it has none for CIFAR-100."""
     if dataset not in NEWER_DATASETS:
         return []
-    return [l for l in NEWER_LOSSES if not (l == "dmi" and dataset not in DMI_STAGE_EPOCHS)]
+    return [name for name in NEWER_LOSSES if not (name == "dmi" and dataset not in DMI_STAGE_EPOCHS)]
 
 
 def yaml_value(v) -> str:

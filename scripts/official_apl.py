@@ -419,13 +419,6 @@ def time_training_steps(cfg: dict, data_root: Path, warmup: int, steps: int,
     return timers[0].seconds
 
 
-def run_dir(runs: Path, cfg: dict) -> Path:
-    """The sweep's layout (scripts/sweep.py): <runs>/<dataset>/<kind>/<rate>/<loss>/seed<S>."""
-    kind = {"symmetric": "sym", "asymmetric": "asym"}.get(cfg["noise.kind"], cfg["noise.kind"])
-    return (Path(runs) / cfg["dataset.name"] / kind / f"{cfg['noise.rate']:g}" /
-            cfg["loss.name"] / f"seed{cfg['train.seed']}")
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -442,6 +435,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")  # its per-batch progress bars, in a log file
     from engine.config import load_config
+    from engine.rundir import run_dir  # the sweep's layout, so tables.py reads both alike
     cfg = load_config(args.config, overrides={"noise.rate": args.noise_rate,
                                               "train.seed": args.seed,
                                               "dataset.root": args.data_root})

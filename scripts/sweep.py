@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.cli import HelpFormatter  # noqa: E402
+from engine.rundir import run_path  # noqa: E402
 from scripts.make_configs import (FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES,  # noqa: E402
                                   newer_losses)
 
@@ -82,7 +83,7 @@ class Run:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}/{self.kind}/{self.setting}/{self.loss}/seed{self.seed}"
+        return run_path("", self.dataset, self.kind, self.setting, self.loss, self.seed).as_posix()
 
 
 def floats(text: str) -> list[float]:
@@ -97,7 +98,7 @@ def build_runs(args) -> list[Run]:
                      newer_losses(args.dataset))
     losses = args.losses.split(",") if args.losses else (
         available if args.dataset in HUMAN_DATASETS else LOSSES)
-    unknown = [l for l in losses if l not in available]
+    unknown = [loss for loss in losses if loss not in available]
     if unknown:
         sys.exit(f"error: no config for loss(es) {unknown} on {args.dataset}; choose from "
                  f"{','.join(available)}")
@@ -129,7 +130,7 @@ def build_runs(args) -> list[Run]:
         for setting in values:
             for loss in losses:
                 for seed in seeds:
-                    out = Path(args.out) / args.dataset / kind / setting / loss / f"seed{seed}"
+                    out = run_path(args.out, args.dataset, kind, setting, loss, seed)
                     runs.append(Run(args.dataset, kind, setting, loss, seed, out, extra))
     return runs
 
@@ -282,7 +283,7 @@ def execute(run: Run) -> tuple[str, str]:
         if code in INTERRUPTED_CODES:
             return "interrupted", f"stopped by a signal (exit {code}); a re-run resumes it"
         tail = (run.out / "train.log").read_text().strip().splitlines()[-3:]
-        error = next((l for l in reversed(tail) if l.startswith("error:")), tail[-1] if tail else "")
+        error = next((line for line in reversed(tail) if line.startswith("error:")), tail[-1] if tail else "")
         failed.write_text(json.dumps({"exit_code": code, "error": error,
                                       "command": shlex.join(run.command()),
                                       "time": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))

@@ -5,8 +5,10 @@ numbers.
     python scripts/tables.py --runs runs/paper --dataset mnist --out docs/results
     python scripts/tables.py --runs runs/paper --dataset cifar10 --kinds sym --ddof 1 --figures
 
-Reads <runs>/<dataset>/<kind>/<rate>/<loss>/seed*/result.json (written by train.py). A table has
-one row per loss and one column per noise rate; a cell is the mean ± std over seeds of the
+Reads <runs>/<dataset>/<kind>/<rate>/<loss>/seed*/result.json (written by train.py, in the
+layout of engine/rundir.py run_path), each run's setting taken from its own
+result.json["config"] (from the path for runs that saved none). A table has one row per loss
+and one column per noise rate; a cell is the mean ± std over seeds of the
 last-epoch clean test top-1 (the paper's protocol). --protocol best_test uses the best epoch
 selected on the test set (flagged as optimistic); --protocol best_noisy_val the epoch selected
 on the held-out noisy validation split (runs with dataset.noisy_val_fraction > 0). The std is
@@ -44,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.cli import HelpFormatter  # noqa: E402
 from engine.config import load_tree  # noqa: E402
+from engine.rundir import finished_runs, run_path  # noqa: E402
 
 PUBLISHED = ROOT / "docs" / "published.yaml"
 PUBLISHED_NEWER = ROOT / "docs" / "published_newer.yaml"
@@ -110,9 +113,8 @@ def collect(runs: Path, dataset: str, protocol: str = "last") -> dict:
     """{kind: {loss: {rate: [RunResult per seed]}}} from every finished run."""
     key = PROTOCOLS[protocol][0]
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for result in sorted((runs / dataset).glob("*/*/*/seed*/result.json")):
-        kind, rate, loss = result.parts[-5], setting_key(result.parts[-4]), result.parts[-3]
-        data = json.loads(result.read_text())
+    for _, data, run in finished_runs(runs, dataset):
+        kind, rate, loss = run.kind, setting_key(run.setting), run.loss
         if data.get(key) is None:  # e.g. no noisy validation split in this run
             continue
         table[kind][loss][rate].append(run_result(data, data[key]["test_top1"],
@@ -178,8 +180,8 @@ def add_other_sources(rows, others: dict) -> None:
 def build_rows(measured: dict, published: dict, ddof: int, seeds: int):
     """Rows of dicts: loss, and per rate the measured/published/diff/flag/count."""
     losses = list(measured)
-    losses += [l for l in published if l not in measured]
-    rates = sorted({r for l in measured.values() for r in l}, key=lambda r: (isinstance(r, str), r))
+    losses += [loss for loss in published if loss not in measured]
+    rates = sorted({r for by_rate in measured.values() for r in by_rate}, key=lambda r: (isinstance(r, str), r))
     rows = []
     for loss in losses:
         cells = {}
@@ -311,8 +313,9 @@ def figure_curves(runs: Path, out: OutputFolder, dataset: str, kind: str, rate: 
     plotted = []
     for loss in group:
         curves = []
-        for metrics in sorted((runs / dataset / kind / fmt_setting(rate) / loss).glob("seed*/metrics.jsonl")):
-            rows = [json.loads(l) for l in metrics.read_text().splitlines()]
+        seeds = run_path(runs, dataset, kind, fmt_setting(rate), loss, "*")
+        for metrics in sorted(seeds.parent.glob(f"{seeds.name}/metrics.jsonl")):
+            rows = [json.loads(line) for line in metrics.read_text().splitlines()]
             curves.append([r.get(metric) for r in rows])
         if not curves:
             continue
@@ -357,13 +360,12 @@ def noise_estimate_table(runs: Path, out: OutputFolder, dataset: str) -> list[Pa
              "abs. error | transition MAE | transition max error |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     count = 0
-    for result in sorted((runs / dataset).glob("*/*/*/seed*/result.json")):
-        estimate = json.loads(result.read_text()).get("noise_estimate")
+    for _, data, run in finished_runs(runs, dataset):
+        estimate = data.get("noise_estimate")
         if not estimate:
             continue
-        kind, setting, loss, seed = result.parts[-5:-1]
         sample = "held-out" if estimate.get("out_of_sample") else "in-sample"
-        lines.append(f"| {kind} | {setting} | {loss} | {seed[4:]} | {sample} "
+        lines.append(f"| {run.kind} | {run.setting} | {run.loss} | {run.seed} | {sample} "
                      f"| {estimate['injected_rate']:.4f} "
                      f"| {estimate['estimated_rate']:.4f} | {estimate['rate_abs_error']:.4f} | "
                      f"{estimate['transition_mean_abs_error']:.4f} | "

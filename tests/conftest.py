@@ -1,5 +1,6 @@
-"""Shared fixtures. Real data: NLN_DATA_ROOT, else <repo>/../data, else it is unpacked once from
-<repo>/../shared/data (prepare.py, ~10 s) into a cache folder in the temp dir."""
+"""Shared fixtures. Real data (the `real_data_root` fixture, prepared lazily): NLN_DATA_ROOT, else
+<repo>/../data, else it is unpacked once from <repo>/../shared/data (prepare.py, ~10 s) into a
+cache folder in the temp dir."""
 import os
 import subprocess
 import sys
@@ -24,18 +25,27 @@ def _find_or_prepare_real_data():
     return cache if done.returncode == 0 else None
 
 
-def pytest_configure(config):
-    root = _find_or_prepare_real_data()
-    if root is not None:
-        os.environ["NLN_DATA_ROOT"] = str(root)
-
-
 @pytest.fixture(scope="session")
 def real_data_root():
-    root = os.environ.get("NLN_DATA_ROOT")
-    if not root:
+    """The real data root, found (or unpacked, ~10 s) the first time a test asks for it: a run
+    of the fast tier, which asks for none, pays nothing."""
+    root = _find_or_prepare_real_data()
+    if root is None:
         pytest.skip("no real data: set NLN_DATA_ROOT or place ../shared/data beside the repo")
-    return Path(root)
+    os.environ["NLN_DATA_ROOT"] = str(root)  # for the trainings the tests start as processes
+    return root
+
+
+# Kinds of long tests (and any test of real data): each is also `slow`, so `-m "not slow"` leaves them all out and
+# `-m distributed` (say) runs one kind. Registered in pytest.ini.
+SLOW_KINDS = ("e2e", "distributed", "reliability", "real_data")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if ("real_data_root" in getattr(item, "fixturenames", ())
+                or any(item.get_closest_marker(kind) for kind in SLOW_KINDS)):
+            item.add_marker(pytest.mark.slow)
 
 
 # A tiny MNIST tree (192 train / 64 test, 6 steps of 32 per epoch) and a small NCE+RCE config,

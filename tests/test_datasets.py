@@ -23,15 +23,6 @@ from datasets.digits import digits_arrays, digits_split  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _real_root():
-    env = os.environ.get("NLN_DATA_ROOT")
-    for cand in ([Path(env)] if env else []) + [REPO.parent / "data"]:
-        if (cand / "MNIST" / "raw").is_dir():
-            return cand
-    return None
-
-
-REAL_ROOT = _real_root()
 
 
 @pytest.fixture(autouse=True)
@@ -66,11 +57,6 @@ def test_registry_contents():
         assert (spec.num_classes, spec.in_channels, spec.image_size, spec.augment,
                 spec.default_model) == (k, c, s, aug, model)
         assert callable(spec.loader) and spec.how_to_get
-    assert DATASETS["mnist"].mean == (0.1307,) and DATASETS["mnist"].std == (0.3081,)
-    assert DATASETS["cifar10"].mean == (0.49139968, 0.48215827, 0.44653124)
-    assert DATASETS["cifar10"].std == (0.24703233, 0.24348505, 0.26158768)
-    assert DATASETS["cifar100"].mean == (0.5071, 0.4865, 0.4409)
-    assert DATASETS["cifar100"].std == (0.2673, 0.2564, 0.2762)
 
 
 def test_unknown_name_lists_valid_names():
@@ -369,10 +355,8 @@ def test_download_does_not_hide_corrupt_files(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------------- real data
-@pytest.mark.skipif(REAL_ROOT is None, reason="no prepared data root (set NLN_DATA_ROOT or run "
-                                               "../shared/data/prepare.py ../data)")
-def test_real_mnist():
-    d = load_dataset("mnist", REAL_ROOT)
+def test_real_mnist(real_data_root):
+    d = load_dataset("mnist", real_data_root)
     assert (d.num_train, d.num_test) == (60000, 10000)
     assert tuple(d.train_images.shape) == (60000, 1, 28, 28)
     assert np.bincount(d.train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918,
@@ -383,17 +367,36 @@ def test_real_mnist():
     assert m.std().item() == pytest.approx(0.3081, abs=1e-3)
 
 
-@pytest.mark.skipif(REAL_ROOT is None or not (REAL_ROOT / "cifar-10-batches-py").is_dir(),
-                    reason="no prepared CIFAR-10")
-def test_real_cifar10():
-    d = load_dataset("cifar10", REAL_ROOT)
+# How close the registry's statistics are to those recomputed here. MNIST and CIFAR-100 are
+# written to 4 digits. The CIFAR-10 prepared for these machines is decoded from JPEG quality 75
+# (../shared/data/README.md), whose per-channel std is up to 2e-3 below the original's; the
+# registry keeps the original's (spec §7), which a true copy matches to 1e-6.
+STAT_TOLERANCE = {"mnist": 5e-5, "cifar10": 2.5e-3, "cifar100": 5e-5}
+
+
+@pytest.mark.parametrize("name", sorted(STAT_TOLERANCE))
+def test_registry_mean_std_are_the_train_split_statistics(name, real_data_root):
+    try:
+        d = load_dataset(name, real_data_root)
+    except DatasetNotFoundError:
+        pytest.skip(f"no prepared {name} in {real_data_root}")
+    pixels = d.train_images.numpy().astype(np.float64) / 255
+    mean, std = pixels.mean(axis=(0, 2, 3)), pixels.std(axis=(0, 2, 3))
+    assert np.abs(mean - DATASETS[name].mean).max() <= STAT_TOLERANCE[name]
+    assert np.abs(std - DATASETS[name].std).max() <= STAT_TOLERANCE[name]
+
+
+def test_real_cifar10(real_data_root):
+    if not (real_data_root / "cifar-10-batches-py").is_dir():
+        pytest.skip("no prepared CIFAR-10")
+    d = load_dataset("cifar10", real_data_root)
     assert tuple(d.train_images.shape) == (50000, 3, 32, 32)
     assert tuple(d.test_images.shape) == (10000, 3, 32, 32)
     assert np.bincount(d.train_labels).tolist() == [5000] * 10
     assert np.bincount(d.test_labels).tolist() == [1000] * 10
     assert d.class_names[0] == "airplane" and d.class_names[9] == "truck"
     # independent read (plain pickle, str keys): same pixels in the same CHW order
-    with open(REAL_ROOT / "cifar-10-batches-py/test_batch", "rb") as f:
+    with open(real_data_root / "cifar-10-batches-py/test_batch", "rb") as f:
         ref = pickle.load(f, encoding="latin1")
     assert np.array_equal(d.test_images[:100].reshape(100, -1).numpy(), ref["data"][:100])
     assert d.test_labels[:100].tolist() == ref["labels"][:100]

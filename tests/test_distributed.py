@@ -69,6 +69,7 @@ def test_shards_partition_a_batch_in_order(n, world):
         assert mean_weight == pytest.approx(1.0)
 
 
+@pytest.mark.distributed
 def test_two_processes_train_the_model_of_one(runs):
     root, _ = runs
     one, two = metrics(root / "one"), metrics(root / "two")
@@ -86,6 +87,7 @@ def test_two_processes_train_the_model_of_one(runs):
     assert result["processes"] == 2 and result["config"]["train.batch_size"] == BATCH
 
 
+@pytest.mark.distributed
 def test_a_signal_to_one_rank_stops_both_and_resume_is_exact(runs):
     root, config = runs
     out = root / "interrupted"
@@ -106,6 +108,7 @@ def test_a_signal_to_one_rank_stops_both_and_resume_is_exact(runs):
     assert again[-1]["train_loss"] == pytest.approx(full[-1]["train_loss"], rel=1e-12)
 
 
+@pytest.mark.distributed
 def test_a_user_error_on_rank_0_stops_every_rank_with_one_message(runs):
     root, config = runs
     # the directory holds a finished run and --resume is not given: rank 0 finds it, every
@@ -119,6 +122,7 @@ def test_a_user_error_on_rank_0_stops_every_rank_with_one_message(runs):
     assert done.returncode == 0 and "nothing to do" in done.stdout
 
 
+@pytest.mark.distributed
 def test_nlnl_resume_is_exact_with_each_rank_own_rng_and_a_tiny_last_batch(tmp_path):
     """NLNL draws complementary labels from the global RNG: each process has its own stream
     (different samples must not get equal draws) and the checkpoint keeps all of them, so a

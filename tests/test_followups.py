@@ -1,7 +1,5 @@
 """Beyond the paper: ALFs and ANL losses, CIFAR-N human noise, instance-dependent noise, L1."""
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,9 +68,8 @@ def test_anl_aliases_and_l1_penalty():
 
 # ---------------------------------------------------------------------------- human noise
 
-def cifar_n_file(name):
-    root = os.environ.get("NLN_DATA_ROOT")
-    path = Path(root or "/nonexistent") / "cifar-n" / name
+def cifar_n_file(root, name):
+    path = root / "cifar-n" / name
     if not path.is_file():
         pytest.skip("no CIFAR-N files (run ../shared/data/prepare.py)")
     return path
@@ -81,16 +78,16 @@ def cifar_n_file(name):
 @pytest.mark.parametrize("label_set,rate", [("aggre", 9.01), ("random1", 17.23),
                                             ("random2", 18.12), ("random3", 17.64),
                                             ("worse", 40.21)])
-def test_cifar10n_realised_rates(label_set, rate):
-    path = cifar_n_file("CIFAR-10_human.pt")
+def test_cifar10n_realised_rates(label_set, rate, real_data_root):
+    path = cifar_n_file(real_data_root, "CIFAR-10_human.pt")
     clean = torch.load(path, weights_only=False)["clean_label"]
     noisy = make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=path,
                               label_set=label_set)
     assert 100 * noisy.realised_rate == pytest.approx(rate, abs=0.01)
 
 
-def test_cifar100n_realised_rate_and_subset_alignment():
-    path = cifar_n_file("CIFAR-100_human.pt")
+def test_cifar100n_realised_rate_and_subset_alignment(real_data_root):
+    path = cifar_n_file(real_data_root, "CIFAR-100_human.pt")
     table = torch.load(path, weights_only=False)
     clean = np.asarray(table["clean_label"])
     noisy = make_noisy_labels(clean, "human", 0.0, 100, dataset="cifar100", label_file=path,
@@ -102,8 +99,8 @@ def test_cifar100n_realised_rate_and_subset_alignment():
     assert np.array_equal(sub.labels, np.asarray(table["noisy_label"])[idx])
 
 
-def test_cifar_n_mismatch_and_bad_inputs_are_errors():
-    path = cifar_n_file("CIFAR-10_human.pt")
+def test_cifar_n_mismatch_and_bad_inputs_are_errors(real_data_root):
+    path = cifar_n_file(real_data_root, "CIFAR-10_human.pt")
     clean = np.array(torch.load(path, weights_only=False)["clean_label"])
     clean[123] = (clean[123] + 1) % 10
     with pytest.raises(ValueError, match="does not match.*index 123"):

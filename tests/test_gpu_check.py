@@ -21,6 +21,7 @@ def report(tmp_path_factory):
     return report
 
 
+@pytest.mark.e2e
 def test_dry_run_records_every_part(report):
     assert report["mode"] == "dry-run" and report["why_dry"] == "--dry-run"
     env = report["environment"]
@@ -38,6 +39,7 @@ def test_dry_run_records_every_part(report):
     assert all(0 < f < 1 for f in mnist["gemm_peak_fraction"].values())
 
 
+@pytest.mark.e2e
 def test_projection_is_runs_times_epochs_times_epoch_time(report):
     mnist = report["projection"]["mnist"]
     timing = report["timing"]["models"]["mnist"]

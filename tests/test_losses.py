@@ -284,4 +284,30 @@ def test_bad_num_classes():
 def test_single_losses_accept_only_declared_params():
     for name, cls in BASE_LOSSES.items():
         build_loss(name, 10, **cls.PARAMS)  # every declared default is accepted as given
-    assert all(c in LOSSES for c in PAPER_COMBINATIONS)
+
+
+@pytest.mark.parametrize("name", PAPER_COMBINATIONS)
+def test_paper_combinations_are_weighted_sums_of_their_named_parts(name):
+    """Each named pair is alpha * first + beta * second of the single losses its name lists,
+    with the weights it is given (not only a registered name)."""
+    torch.manual_seed(0)
+    logits, targets = torch.randn(16, 10, dtype=torch.float64), torch.randint(0, 10, (16,))
+    first, second = name.split("+")
+    expected = (0.5 * build_loss(first, 10)(logits, targets)
+                + 3.0 * build_loss(second, 10)(logits, targets))
+    got = build_loss(name, 10, alpha=0.5, beta=3.0)(logits, targets)
+    assert torch.allclose(got, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_declared_params_are_the_defaults_build_loss_uses(name):
+    """PARAMS is derived from __init__'s signature: passing every declared default by name
+    builds the same loss as passing nothing, and nothing undeclared is accepted."""
+    implicit, explicit = build_loss(name, 10), build_loss(name, 10, **LOSSES[name])
+    assert repr(explicit) == repr(implicit)
+    parts = [implicit.first, implicit.second] if isinstance(implicit, Combination) else []
+    for loss in [implicit] + parts:
+        assert loss.PARAMS, loss.NAME  # every registered loss has at least a scale or a weight
+        assert {k: getattr(loss, k) for k in loss.PARAMS} == loss.PARAMS
+    with pytest.raises(ValueError, match="unknown parameter"):
+        build_loss(name, 10, reduce_by=2)

@@ -271,8 +271,8 @@ def dmi_run(mnist_root, tmp_path_factory):
 
 
 def rows(out):
-    return [{k: v for k, v in json.loads(l).items() if k != "epoch_seconds"}
-            for l in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in json.loads(line).items() if k != "epoch_seconds"}
+            for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_dmi_warmup_runs_ce_on_its_own_schedule_then_a_fresh_optimiser(dmi_run):
@@ -285,6 +285,7 @@ def test_dmi_warmup_runs_ce_on_its_own_schedule_then_a_fresh_optimiser(dmi_run):
     assert ckpt["optimizer"]["param_groups"][0]["lr"] == 1e-6
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("epoch,step", [(1, 3), (2, 1)])  # end of the warm-up; inside DMI
 def test_dmi_resume_across_the_phase_switch_is_bit_exact(epoch, step, dmi_run, mnist_root,
                                                           tmp_path):
@@ -320,7 +321,7 @@ def test_tables_show_either_or_both_published_sources(tmp_path):
         assert tables.main(["--runs", str(tmp_path / "runs"), "--dataset", "cifar10", "--kinds",
                             "sym", "--out", str(out), "--published", sources]) == 0
         cells[sources] = (out / "cifar10_sym.md").read_text()
-    row = next(l for l in cells["paper"].splitlines() if l.startswith("| nce+rce"))
+    row = next(line for line in cells["paper"].splitlines() if line.startswith("| nce+rce"))
     assert "50.00 (n=1) [" in row and "newer" not in row
     assert "50.00 (n=1) [55.28, -5.28]" in cells["newer"]  # no std published: never flagged
     both = cells["paper,newer,jal"]

@@ -15,6 +15,8 @@ import fake_data
 import train
 from helpers import run_interrupted as driver
 
+pytestmark = pytest.mark.reliability  # every test here: faults, kills and resumes
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,7 +38,7 @@ def same_weights(a, b):
 
 
 def rows(out):
-    data = [json.loads(l) for l in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    data = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in data]
 
 
@@ -84,7 +86,7 @@ def run_cli(args):
 
 
 def assert_clean_failure(code, err, out: Path, before=None):
-    lines = [l for l in err.strip().splitlines() if l.strip()]
+    lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code != 0
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
@@ -319,9 +321,9 @@ def test_two_sweeps_never_run_the_same_run_twice_and_failures_are_retried(root, 
         assert starts == 1, f"{run} was started {starts} times"
     assert (broken / "failed.json").is_file() and not (broken / "result.json").exists()
     assert "truncated or corrupt" in json.loads((broken / "failed.json").read_text())["error"]
-    done = sum(l.count("[done]") for l in logs)
-    assert done == 3 and sum(l.count("[failed]") for l in logs) == 1
-    assert all("summary:" in l for l in logs)
+    done = sum(log.count("[done]") for log in logs)
+    assert done == 3 and sum(log.count("[failed]") for log in logs) == 1
+    assert all("summary:" in log for log in logs)
     # fix the broken run; the re-run retries only it
     (broken / "checkpoints/last.pt").unlink()
     third = sweep(out, root)

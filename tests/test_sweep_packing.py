@@ -93,6 +93,7 @@ def test_auto_runs_one_at_a_time_on_the_cpu():
     assert sweep.auto_jobs_per_device(["cpu"], "cnn4") == 1
 
 
+@pytest.mark.e2e
 def test_two_real_runs_at_once_on_the_cpu_record_device_and_threads(tmp_path):
     root = fake_data.write_fake_mnist(tmp_path / "data", n_train=128, n_test=32)
     out = tmp_path / "sweep"
@@ -103,7 +104,7 @@ def test_two_real_runs_at_once_on_the_cpu_record_device_and_threads(tmp_path):
     threads = max(1, (os.cpu_count() or 1) // 2)
     for seed in (0, 1):
         run = out / "mnist/sym/0.4/ce" / f"seed{seed}"
-        rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         assert [(r["device"], r["threads"]) for r in rows] == [("cpu", threads)]
         assert json.loads((run / "result.json").read_text())["device"] == "cpu"
-        assert f"train.device=cpu" in (run / "train.log").read_text()
+        assert "train.device=cpu" in (run / "train.log").read_text()

@@ -121,3 +121,25 @@ def test_one_epoch_curves_are_drawn_with_markers(tmp_path, monkeypatch):
     assert drawn["mnist_sym_0.4_ce_nce_test_top1"] == ["o", "o"]
     # the big group has runs of CE only: one curve, no figure (and no name listing MAE etc.)
     assert len(drawn) == 1
+
+
+def test_a_run_is_read_from_its_own_config_and_the_sweep_names_it_alike(tmp_path):
+    """result.json["config"] says which cell a run belongs to (a partial or missing config falls
+    back to the path, as above); the sweep, train.py and the authors'-code harness all name the
+    run directory with engine/rundir.py run_dir, so path and config agree for their runs."""
+    from engine.config import load_config
+    from engine.rundir import run_dir
+    from scripts import sweep
+    config = load_config(tables.ROOT / "configs/mnist/sym/nce+rce.yaml",
+                         overrides={"noise.rate": 0.4, "train.seed": 123})
+    runs = tmp_path / "runs"
+    args = sweep.build_parser().parse_args(["--dataset", "mnist", "--kinds", "sym", "--sym-rates",
+                                            "0.4", "--losses", "nce+rce", "--seeds", "123",
+                                            "--out", str(runs)])
+    [planned] = sweep.build_runs(args)
+    assert planned.out == run_dir(runs, config) == runs / "mnist/sym/0.4/nce+rce/seed123"
+    # filed under a folder whose parts say otherwise: the config wins
+    fake_run(runs, "misfiled", 0.8, "ce", 7, 91.0, config=config)
+    [(path, _, run)] = tables.finished_runs(runs, "mnist")
+    assert path.parts[-5:-1] == ("misfiled", "0.8", "ce", "seed7")
+    assert tuple(run) == ("mnist", "sym", "0.4", "nce+rce", "123")

@@ -1,6 +1,7 @@
 """End to end on tiny files in the real layouts: train -> checkpoint -> resume -> evaluate,
 bit-exact resume after a real signal, output-directory protection, and a real-MNIST run."""
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import evaluate
 import fake_data
 from helpers import run_interrupted, write_config
 import train
+
+pytestmark = pytest.mark.e2e  # every test here trains through train.py
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,7 +40,7 @@ def model_state(out):
 
 
 def metric_rows(out):
-    rows = [json.loads(l) for l in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
     for row in rows:
         row.pop("epoch_seconds")
     return rows
@@ -108,6 +111,34 @@ def test_sigterm_then_resume_is_bit_exact(finished_run, mnist_config, mnist_root
     assert expected.keys() == got.keys()
     assert all(torch.equal(expected[k], got[k]) for k in expected)
     assert metric_rows(out) == metric_rows(finished_run)
+
+
+def test_signal_handlers_are_restored_after_training(mnist_config, mnist_root, tmp_path,
+                                                     monkeypatch):
+    """StopRequest's handlers live only as long as the run: after train.main returns, or raises,
+    the caller's handlers are back (else Ctrl-C in a notebook would be swallowed once)."""
+    def mine(signum, frame):
+        pass
+
+    originals = {sig: signal.signal(sig, mine) for sig in train.STOP_SIGNALS}
+    try:
+        check_handlers_restored(mnist_config, mnist_root, tmp_path, monkeypatch, mine)
+    finally:
+        for sig, handler in originals.items():
+            signal.signal(sig, handler)
+
+
+def check_handlers_restored(mnist_config, mnist_root, tmp_path, monkeypatch, mine):
+    assert run_train(mnist_config, mnist_root, tmp_path / "ok", "--epochs", "1") == 0
+    assert all(signal.getsignal(sig) is mine for sig in train.STOP_SIGNALS)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("evaluation failed")
+
+    monkeypatch.setattr(train, "evaluate", broken)
+    with pytest.raises(RuntimeError, match="evaluation failed"):
+        run_train(mnist_config, mnist_root, tmp_path / "fails", "--epochs", "1")
+    assert all(signal.getsignal(sig) is mine for sig in train.STOP_SIGNALS)
 
 
 def test_existing_run_is_protected(finished_run, mnist_config, mnist_root, capsys):

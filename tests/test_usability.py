@@ -31,12 +31,12 @@ def weights(out):
 
 
 def metric_rows(out):
-    return [json.loads(l) for l in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
 
 
 def hinted_command(stderr: str) -> list[str]:
     """train.py's arguments in the "Resume with: python train.py ..." line."""
-    line = next(l for l in stderr.splitlines() if "Resume with: " in l)
+    line = next(text for text in stderr.splitlines() if "Resume with: " in text)
     command = shlex.split(line.split("Resume with: ", 1)[1])
     assert command[:2] == ["python", "train.py"]
     return command[2:]
@@ -44,6 +44,7 @@ def hinted_command(stderr: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- 1. resume
 
+@pytest.mark.e2e
 def test_the_printed_resume_command_alone_resumes_with_every_original_flag(config, root,
                                                                             tmp_path):
     flags = ["--config", str(config), "--data-root", str(root), "--noise-rate", "0.2",
@@ -73,6 +74,7 @@ def test_resume_without_config_on_an_empty_directory_is_one_line(tmp_path):
 
 # ---------------------------------------------------------------------------- 2 and 6: records
 
+@pytest.mark.e2e
 def test_a_forced_resume_records_what_changed_and_where(config, root, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--config", str(config), "--data-root", str(root), "--out", str(out)]
@@ -89,6 +91,7 @@ def test_a_forced_resume_records_what_changed_and_where(config, root, tmp_path, 
     assert header.startswith("# resumed at epoch 1 step 3 with --force-resume: noise.rate")
 
 
+@pytest.mark.e2e
 def test_threads_are_recorded_per_epoch_and_a_changed_count_on_resume(config, root, tmp_path,
                                                                       keep_threads):
     out = tmp_path / "run"
@@ -195,7 +198,7 @@ def test_atomic_writes_respect_the_umask(tmp_path, umask, mode):
 # ---------------------------------------------------------------------------- 10. messages
 
 def one_error_line(done):
-    lines = [l for l in done.stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     return lines[0]
 
@@ -256,6 +259,7 @@ def test_a_truncated_checkpoint_message_keeps_whole_sentences(tmp_path):
 
 # ---------------------------------------------------------------------------- 11. resume notes
 
+@pytest.mark.e2e
 def test_resume_with_nothing_to_resume_says_so_and_starts_fresh(config, root, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--config", str(config), "--data-root", str(root), "--out", str(out), "--epochs", "1"]
@@ -265,6 +269,7 @@ def test_resume_with_nothing_to_resume_says_so_and_starts_fresh(config, root, tm
     assert (out / "result.json").is_file()
 
 
+@pytest.mark.e2e
 def test_a_killed_runs_tensorboard_file_is_replaced_on_resume(config, root, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     out = tmp_path / "run"
@@ -283,6 +288,7 @@ def test_a_killed_runs_tensorboard_file_is_replaced_on_resume(config, root, tmp_
 
 # ---------------------------------------------------------------------------- 12. estimate
 
+@pytest.mark.e2e
 def test_noise_estimate_is_out_of_sample_on_the_noisy_validation_split(root, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", train={"epochs": 1})
     out = tmp_path / "run"
@@ -296,6 +302,7 @@ def test_noise_estimate_is_out_of_sample_on_the_noisy_validation_split(root, tmp
     assert estimate["injected_rate"] == pytest.approx(np.mean(noisy[val] != clean[val]))
 
 
+@pytest.mark.e2e
 def test_noise_estimate_without_a_split_is_marked_in_sample(root, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", train={"epochs": 1})
     out = tmp_path / "run"
@@ -323,13 +330,24 @@ def test_an_all_zero_transition_row_is_explained():
 
 def test_readme_writes_the_run_directory_pattern_one_way():
     import re
-    from engine.setup import default_run_dir
+    from engine.rundir import run_dir
     readme = (REPO / "README.md").read_text()
     patterns = set(re.findall(r"runs/<dataset>/[^`\s)]*", readme))
     help_text = (REPO / "train.py").read_text()
-    assert patterns == {"runs/<dataset>/<kind>_<rate>/<loss>/seed<S>"}
-    assert "runs/<dataset>/<kind>_<rate>/<loss>/seed<S>" in help_text
+    assert patterns == {"runs/<dataset>/<kind>/<rate>/<loss>/seed<S>"}
+    assert "runs/<dataset>/<kind>/<rate>/<loss>/seed<S>" in help_text
     assert "runs/<dataset>/<noise>" not in help_text
     cfg = {"dataset.name": "mnist", "noise.kind": "symmetric", "noise.rate": 0.4,
            "loss.name": "ce", "train.seed": 1}
-    assert default_run_dir(cfg) == Path("runs/mnist/symmetric_0.4/ce/seed1")
+    assert run_dir("runs", cfg) == Path("runs/mnist/sym/0.4/ce/seed1")
+
+
+@pytest.mark.e2e
+def test_without_out_a_run_goes_to_the_sweeps_layout_under_runs(config, root, tmp_path,
+                                                                monkeypatch):
+    """train.py's default run directory is engine/rundir.py run_dir, the one the sweep and the
+    tables use: runs/<dataset>/<kind>/<rate>/<loss>/seed<S>, relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["--config", str(config), "--data-root", str(root), "--epochs", "1"]) == 0
+    [result] = (tmp_path / "runs").glob("*/*/*/*/*/result.json")
+    assert result.parent.relative_to(tmp_path).as_posix() == "runs/mnist/sym/0.4/nce+rce/seed0"

@@ -307,6 +307,7 @@ def _run_train(tmp_path, out, *sets):
                        *sets])
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("decode,workers", [("cpu", 2), ("device", 1)])
 def test_train_py_on_mini_webvision(tmp_path, decode, workers):
     import json
@@ -347,6 +348,11 @@ def test_train_py_on_mini_webvision(tmp_path, decode, workers):
         for label, wnid in enumerate(MINI):
             x = transform(wv.load_rgb(tmp_path / "imagenet/val" / wnid / _val_name(label + 1)))
             hits += int(model(x[None]).argmax(1).item() == label)
+    # Not exact on purpose: one image (2 points) may differ. Both sides run the same model and
+    # the same PIL transform on the CPU, but the run scores batches of eval_batch_size and this
+    # check one image at a time; the CPU convolution kernels sum in a batch-size-dependent order,
+    # which can flip the argmax of a near-tie. A wrong label mapping or transform moves many
+    # images, far beyond one.
     assert last["test_top1"] == pytest.approx(100.0 * hits / 50, abs=2.0 + 1e-9)
 
 

@@ -1,0 +1,49 @@
+"""No import circle between the project's modules, lazy (in-function) imports included: a circle
+works only while every module of it happens to be imported in one order."""
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("datasets", "engine", "losses", "noise", "models")
+
+
+def project_modules() -> dict:
+    return {(pkg if p.stem == "__init__" else f"{pkg}.{p.stem}"): p
+            for pkg in PACKAGES for p in (REPO / pkg).glob("*.py")}
+
+
+def imported(name: str, path: Path, modules: dict) -> set:
+    """The project modules that `name` imports (a submodule's import of its own package's
+    __init__ is not an edge: Python has started it already)."""
+    pkg, found = name.split(".")[0], set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module if not node.level else ".".join(filter(None, [pkg, node.module]))
+            found |= {f"{base}.{alias.name}" for alias in node.names}
+            found |= {base} if node.module else set()
+    return {m for m in found if m in modules and m != name}
+
+
+def find_circle(graph: dict) -> list | None:
+    for start in graph:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return path + [nxt]
+                if nxt not in path:
+                    stack.append((nxt, path + [nxt]))
+    return None
+
+
+def test_no_import_circle():
+    modules = project_modules()
+    graph = {name: imported(name, path, modules) for name, path in modules.items()}
+    assert find_circle(graph) is None
+
+
+def test_the_check_finds_a_circle():
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
