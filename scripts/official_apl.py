@@ -135,18 +135,42 @@ def import_reference(*names: str):
     return modules[0] if len(modules) == 1 else modules
 
 
+class StopAfter(Exception):
+    """Raised by a hook to end their train() early (their code has no epoch cap)."""
+
+
+@contextlib.contextmanager
+def working_directory(path: Path):
+    """Their train.py writes logs/ and checkpoints/ (relative paths) where it runs."""
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def import_reference_train(argv: list[str], workdir: Path):
     """Their train.py parses sys.argv and makes logs/ and checkpoints/ in the working directory
     when imported; both are pointed at `workdir` for the import."""
     workdir.mkdir(parents=True, exist_ok=True)
-    old_argv, old_cwd = sys.argv, os.getcwd()
+    old_argv = sys.argv
     sys.argv = ["train.py", *argv]
-    os.chdir(workdir)
     try:
-        return import_reference("train")
+        with working_directory(workdir):
+            return import_reference("train")
     finally:
         sys.argv = old_argv
-        os.chdir(old_cwd)
+
+
+def run_their_train(module, workdir: Path) -> bool:
+    """Their train(), run in `workdir`; True when a hook ended it early (StopAfter)."""
+    with working_directory(workdir):
+        try:
+            module.train()
+        except StopAfter:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,10 +221,6 @@ def our_noisy_labels(cfg: dict, clean, num_classes: int):
 # ---------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------
-class StopAfter(Exception):
-    pass
-
-
 class Harness:
     """State shared by the hooks around one run of the authors' train()."""
 
@@ -323,15 +343,7 @@ def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = Fals
     module.pickle = argparse.Namespace(dump=harness.dump, HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL)
     write_text_atomic(out / "config.yaml", to_yaml(cfg))
     t0 = time.time()
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        module.train()
-        stopped = False
-    except StopAfter:
-        stopped = True
-    finally:
-        os.chdir(cwd)
+    stopped = run_their_train(module, work)
     result = build_result(harness, argv, module.args.epoch, stopped, time.time() - t0, threads)
     write_json_atomic(out / "result.json", result)
     return result
@@ -406,14 +418,7 @@ def time_training_steps(cfg: dict, data_root: Path, warmup: int, steps: int,
             return made
 
         module.DatasetGenerator = generator
-        cwd = os.getcwd()
-        os.chdir(work)
-        try:
-            module.train()
-        except StopAfter:
-            pass
-        finally:
-            os.chdir(cwd)
+        run_their_train(module, work)
     if not timers or timers[0].seconds is None:
         raise RuntimeError("their training ended before the timed steps were done")
     return timers[0].seconds

@@ -209,10 +209,6 @@ class Loader(list):
         self.dataset = types.SimpleNamespace(targets=torch.cat([y for _, y in batches]).numpy())
 
 
-class StopTraining(Exception):
-    pass
-
-
 def fixed_batches(shape, n_batches: int, batch: int, K: int = 10, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     return [(torch.randn(batch, *shape, generator=g), torch.randint(0, K, (batch,), generator=g))
@@ -234,18 +230,10 @@ def their_training(tmp_path, cfg, dataset, batches, init, stop_after=None):
     def dump(history, handle, protocol=None):  # their epoch end
         epochs_done.append(len(history["test_acc"]))
         if stop_after and epochs_done[-1] >= stop_after:
-            raise StopTraining
+            raise official_apl.StopAfter
 
     module.pickle = types.SimpleNamespace(dump=dump, HIGHEST_PROTOCOL=5)
-    cwd = Path.cwd()
-    try:
-        import os
-        os.chdir(tmp_path)
-        module.train()
-    except StopTraining:
-        pass
-    finally:
-        os.chdir(cwd)
+    official_apl.run_their_train(module, tmp_path)
     return model, epochs_done[-1], module.args
 
 
