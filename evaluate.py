@@ -32,15 +32,13 @@ def parse_args(argv=None):
 if __name__ == "__main__":
     parse_args()  # --help and usage errors answer here, before torch is imported (seconds)
 
-import torch  # noqa: E402
-
-from datasets import DatasetError, load_dataset, make_data_source  # noqa: E402
+from datasets import DatasetError  # noqa: E402
 from engine.checkpoint import load_checkpoint, load_model_state  # noqa: E402
 from engine.errors import CheckpointError, UserError  # noqa: E402
 from engine.evaluation import evaluate  # noqa: E402
+from engine.experiment import SourceFactory, build_network, eval_sources, load_data  # noqa: E402
 from engine.io import write_json_atomic  # noqa: E402
-from engine.setup import dataset_options, pick_device, use_channels_last  # noqa: E402
-from models import build_model  # noqa: E402
+from engine.runtime import pick_device  # noqa: E402
 
 
 def run(args) -> dict:
@@ -49,24 +47,18 @@ def run(args) -> dict:
     ckpt = load_checkpoint(path, map_location=device)
     cfg = ckpt["config"]
     root = args.data_root or cfg["dataset.root"]
-    data = load_dataset(cfg["dataset.name"], root, options=dataset_options(cfg, args.test_root))
+    data = load_data(cfg, root, args.test_root)
     if cfg["dataset.num_classes"] is not None and data.num_classes != cfg["dataset.num_classes"]:
         raise CheckpointError(f"checkpoint {path} was trained with {cfg['dataset.num_classes']} "
                               f"classes but {cfg['dataset.name']} at {root} has {data.num_classes}")
-    model = build_model(cfg["model.name"], data.num_classes, data.in_channels, data.image_size)
+    model = build_network(cfg, data, device)
     load_model_state(model, ckpt["model"], path)
-    channels_last = use_channels_last(cfg["train.channels_last"], device)
-    model = model.to(device, memory_format=torch.channels_last if channels_last
-                     else torch.contiguous_format)
     result = {"checkpoint": str(path), "epoch": ckpt["epoch"], "dataset": cfg["dataset.name"],
               "data_root": str(root)}
-    # the test set, then any further evaluation set of the dataset (WebVision val)
-    sets = {"test": (data.test_images, data.test_labels), **data.extra_eval}
-    for name, (images, labels) in sets.items():
-        source = make_data_source("fast", images, data, "none", device, channels_last,
-                                  cfg.get("dataset.workers", 0))
-        labels = torch.from_numpy(labels).to(device)
-        metrics = evaluate(model, source, labels, data.num_classes, cfg["train.eval_batch_size"],
+    # the fast path whatever the run trained with: the same images, batched on the device
+    source = SourceFactory(cfg, data, device, pipeline="fast")
+    for name, (images, labels) in eval_sources(data, source).items():
+        metrics = evaluate(model, images, labels, data.num_classes, cfg["train.eval_batch_size"],
                            cfg["train.amp"])
         result.update({f"{name}_top1": metrics["top1"], f"{name}_top5": metrics["top5"],
                        f"{name}_loss": metrics["loss"], f"num_{name}": int(labels.numel())})

@@ -75,6 +75,6 @@ class ReferenceLoader:
 
 
 def _one_process_only(shard):
-    if shard is not None:
+    if shard is not None and shard.world > 1:  # a Dist of one process shards nothing
         raise ValueError("dataset.pipeline=reference runs in one process only; use the default "
                          "fast pipeline with torchrun")

@@ -293,13 +293,10 @@ def coerce(key: str, value: Any, spec: Field) -> Any:
 
 
 def validate(flat: dict) -> dict:
-    """Check every key, type and value; return a complete flat config with defaults filled in."""
-    # Imported here so that `engine.config` stays importable without torch-heavy modules.
-    from losses import ALIASES, BASE_LOSSES, LOSSES, loss_params
-    from datasets import DATASETS
-    from noise import NOISE_KINDS
-    from models import MODELS
-
+    """Check every schema key, type and value; return a complete flat config with defaults
+    filled in and the loss parameters (loss.<param>, free-form here) passed through. The names
+    (dataset, model, loss, noise kind) and the loss parameters are checked against the
+    registries by engine.experiment.load_config."""
     resolved = {}
     for key, value in flat.items():
         if is_loss_param(key):
@@ -309,52 +306,14 @@ def validate(flat: dict) -> dict:
                               f"(valid keys: see engine/config.py SCHEMA)")
     for key, spec in SCHEMA.items():
         resolved[key] = coerce(key, flat.get(key, spec.default), spec)
-
-    if resolved["dataset.name"] is None:
-        raise ConfigError("config key 'dataset.name' is required "
-                          f"(one of {', '.join(sorted(DATASETS))})")
-    registries = {"dataset.name": DATASETS, "noise.kind": NOISE_KINDS}
-    for key, registry in registries.items():
-        if resolved[key] not in registry:
-            raise ConfigError(f"config key {key!r}: unknown value {resolved[key]!r}"
-                              f"{closest(resolved[key], registry)} "
-                              f"(valid: {', '.join(sorted(registry))})")
-    if resolved["model.name"] is not None and resolved["model.name"] not in MODELS:
-        raise ConfigError(f"config key 'model.name': unknown model {resolved['model.name']!r}"
-                          f"{closest(resolved['model.name'], MODELS)} "
-                          f"(valid: {', '.join(sorted(MODELS))})")
-
-    spec = DATASETS[resolved["dataset.name"]]
-    if resolved["dataset.num_classes"] not in (None, spec.num_classes):
-        raise ConfigError(f"config key 'dataset.num_classes' is {resolved['dataset.num_classes']} "
-                          f"but {resolved['dataset.name']} has {spec.num_classes} classes; "
-                          f"remove the key or set it to {spec.num_classes}")
-    resolved["dataset.num_classes"] = spec.num_classes
-    if resolved["model.name"] is None:
-        resolved["model.name"] = spec.default_model
     if resolved["noise.kind"] == "none" and resolved["noise.rate"] != 0:
         raise ConfigError(f"noise.rate is {resolved['noise.rate']} but noise.kind is 'none'; "
                           f"set noise.kind (e.g. symmetric) or noise.rate: 0")
-
-    loss_name = resolved["loss.name"]
-    try:
-        allowed = loss_params(loss_name)
-    except KeyError:
-        allowed = None
-    if allowed is None or not all(p in BASE_LOSSES for p in
-                                  ALIASES.get(loss_name, loss_name).split("+")):
-        raise ConfigError(f"config key 'loss.name': unknown loss {loss_name!r}"
-                          f"{closest(loss_name, LOSSES)} (valid: {', '.join(sorted(LOSSES))}, "
-                          f"or any 'a+b' of single losses)")
-    check_warmup(resolved)
-    for key, value in flat.items():
-        if is_loss_param(key):
-            param = key[len("loss."):]
-            if param not in allowed:
-                raise ConfigError(f"unknown config key {key!r} for loss {loss_name!r}"
-                                  f"{closest(param, allowed)} (its parameters: "
-                                  f"{', '.join(sorted(allowed)) or 'none'})")
-            resolved[key] = value
+    warmup, epochs = resolved["loss.warmup_epochs"], resolved["train.epochs"]
+    if warmup and warmup >= epochs:
+        raise ConfigError(f"loss.warmup_epochs ({warmup}) must be below train.epochs ({epochs}): "
+                          f"train.epochs counts the warm-up too")
+    resolved.update({k: v for k, v in flat.items() if is_loss_param(k)})
     return resolved
 
 
@@ -372,10 +331,11 @@ def defaults_note(flat: dict) -> str | None:
             f"(noise.kind=none is clean labels). Set them in the config or with --set")
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None,
-                sets: list[str] | None = None, notes: list | None = None) -> dict:
-    """Load, merge and validate. Returns the flat resolved config (dotted keys); a note on
-    defaults filled in for essential keys is appended to `notes` when given."""
+def resolve_config(path: str | Path | None = None, overrides: dict | None = None,
+                   sets: list[str] | None = None, notes: list | None = None) -> dict:
+    """Load, merge and check against the schema. Returns the flat resolved config (dotted keys);
+    a note on defaults filled in for essential keys is appended to `notes` when given.
+    Use engine.experiment.load_config, which also checks the names against the registries."""
     tree = load_tree(path) if path is not None else {}
     flat = flatten(tree)
     explicit = {}
@@ -389,12 +349,6 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
     note = defaults_note(flat)
     if note and notes is not None:
         notes.append(note)
-    # Loss parameters are validated by building the loss once (ranges, types).
-    from losses import build_loss
-    try:
-        build_loss(resolved["loss.name"], resolved["dataset.num_classes"], **loss_kwargs(resolved))
-    except ValueError as e:
-        raise ConfigError(f"loss config: {e}") from None
     return resolved
 
 
@@ -420,19 +374,6 @@ def apply_per_rate(flat: dict, explicit: dict) -> None:
 def is_loss_param(key: str) -> bool:
     """A free-form key under loss: (a parameter of the chosen loss), not a SCHEMA key."""
     return key.startswith("loss.") and key not in SCHEMA
-
-
-def check_warmup(resolved: dict) -> None:
-    from losses import BASE_LOSSES
-    warmup, epochs = resolved["loss.warmup_epochs"], resolved["train.epochs"]
-    if warmup and warmup >= epochs:
-        raise ConfigError(f"loss.warmup_epochs ({warmup}) must be below train.epochs ({epochs}): "
-                          f"train.epochs counts the warm-up too")
-    if resolved["loss.warmup_loss"] not in BASE_LOSSES:
-        raise ConfigError(f"config key 'loss.warmup_loss': unknown single loss "
-                          f"{resolved['loss.warmup_loss']!r}"
-                          f"{closest(resolved['loss.warmup_loss'], BASE_LOSSES)} "
-                          f"(valid: {', '.join(sorted(BASE_LOSSES))})")
 
 
 def loss_kwargs(cfg: dict) -> dict:

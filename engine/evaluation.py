@@ -4,23 +4,24 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .setup import autocast
+from .distributed import Dist
+from .runtime import autocast
 
 
 @torch.no_grad()
 def evaluate(model, data, labels: torch.Tensor, num_classes: int, batch_size: int,
              amp: str = "none", dist=None) -> dict:
     """`data` is a DeviceDataset (or anything with eval_batches); labels a device int64 tensor.
-    With `dist` (engine.distributed.Dist), each process evaluates its share and the counts are
-    summed, so every process returns the metrics of the whole set."""
+    Under torchrun (`dist`, an engine.distributed.Dist) each process evaluates its share and the
+    counts are summed, so every process returns the metrics of the whole set."""
     model.eval()
     device = labels.device
     k = min(5, num_classes)
     correct1 = torch.zeros((), device=device, dtype=torch.int64)
     correct5 = torch.zeros((), device=device, dtype=torch.int64)
     ce_sum = torch.zeros((), device=device, dtype=torch.float64)
-    shard = dist if dist is not None and dist.enabled else None
-    for x, index in data.eval_batches(batch_size, shard=shard):
+    dist = dist or Dist()
+    for x, index in data.eval_batches(batch_size, shard=dist):
         y = labels[index]
         with autocast(device, amp):
             logits = model(x)
@@ -30,9 +31,9 @@ def evaluate(model, data, labels: torch.Tensor, num_classes: int, batch_size: in
         correct1 += hit[:, 0].sum()
         correct5 += hit.any(dim=1).sum()
         ce_sum += F.cross_entropy(logits, y, reduction="sum").double()
-    if shard is not None:
+    if dist.enabled:
         totals = torch.stack([correct1.double(), correct5.double(), ce_sum])
-        correct1, correct5, ce_sum = shard.all_reduce(totals)
+        correct1, correct5, ce_sum = dist.all_reduce(totals)
     n = labels.numel()
     return {"top1": 100.0 * correct1.item() / n, "top5": 100.0 * correct5.item() / n,
             "loss": ce_sum.item() / n}

@@ -22,11 +22,14 @@ import fcntl
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import OutputDirError
-from .io import write_text_atomic
+from .checkpoint import capture_rng, load_checkpoint, save_checkpoint
+from .config import config_diff, to_yaml
+from .errors import CheckpointError, OutputDirError
+from .io import numpy_save_atomic, write_json_atomic, write_text_atomic
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 SHORT_KINDS = {"symmetric": "sym", "asymmetric": "asym"}  # noise.kind -> its directory name
@@ -48,8 +51,8 @@ def run_path(root, dataset: str, kind: str, setting: str, loss: str, seed) -> Pa
 def run_coordinates(cfg: dict) -> RunCoordinates:
     """The parts of a config's run directory. KeyError for a config that lacks a key (a
     result.json from an older version: the caller falls back to the path)."""
-    from losses import loss_label
     from .config import loss_kwargs
+    from .experiment import loss_label  # the one door to the domain packages
     kind = SHORT_KINDS.get(cfg["noise.kind"], cfg["noise.kind"])
     human = kind == "human"
     # CIFAR-10 with its human labels is CIFAR-10N (Wei et al. 2022): a folder of its own, as
@@ -138,3 +141,147 @@ def read_result(out: Path) -> dict | None:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, OSError):
         raise OutputDirError(f"{path} exists but is unreadable; delete it to re-run") from None
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, before anything is written, if `path` cannot be created or written.
+    A real probe file is used: os.access says yes to root even on a read-only mount."""
+    probe = Path(path)
+    while not probe.exists():
+        probe = probe.parent
+    problem = None
+    if not probe.is_dir():
+        problem = f"{probe} is not a directory"
+    else:
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as e:
+            problem = f"cannot write in {probe} ({e.strerror})"
+    if problem:
+        raise OutputDirError(f"output directory {path} is not writable: {problem}; "
+                             f"pick another --out or fix its permissions")
+
+
+# ---- a run directory in use -----------------------------------------------------------------
+
+def inspect_run_dir(out: Path, cfg: dict, resume: bool, force: bool):
+    """(finished result or None, has a checkpoint); errors if the directory holds a run that
+    this command must not touch. Reads only: nothing is written yet."""
+    check_writable(out)
+    finished = read_result(out)
+    has_checkpoint = (out / CHECKPOINT).is_file()
+    if finished is not None or has_checkpoint:
+        if not resume:
+            what = "a finished run (result.json)" if finished else "an unfinished run (checkpoint)"
+            raise OutputDirError(f"{out} already holds {what}; pass --resume to continue it, "
+                                 f"or choose another --out")
+        if finished is not None:
+            diff = config_diff(finished.get("config", {}), cfg)
+            if diff and not force:
+                raise OutputDirError(f"{out} holds a different finished run; differences: "
+                                     f"{'; '.join(diff)}. Choose another --out")
+    elif resume:
+        # sweeps pass --resume to every run, so a fresh start is right; but say so
+        print(f"note: {out} holds nothing to resume (no checkpoint); starting a fresh run")
+    return finished, has_checkpoint
+
+
+# Keys that differ between commands without changing the run: not worth a record.
+COSMETIC = {"out", "train.progress"}
+
+
+def read_checkpoint(path: Path, cfg: dict, labels_sha256: str, force: bool, device) -> dict:
+    """The checkpoint, checked against this command, with this resume's record appended to
+    ckpt["resumes"]: what changed (also harmless keys such as train.threads) at which
+    epoch/step, and whether --force-resume let a change that matters through."""
+    ckpt = load_checkpoint(path, map_location=device)
+    labels = ([] if ckpt["noisy_labels_sha256"] == labels_sha256 else
+              ["the noisy training labels differ (noise seed, rate, kind or data)"])
+    problems = config_diff(ckpt["config"], cfg) + labels
+    if problems and not force:
+        raise CheckpointError(f"refusing to resume {path.parent.parent}: {'; '.join(problems)}. "
+                              f"Undo the change, or pass --force-resume")
+    changes = config_diff(ckpt["config"], cfg, ignore=COSMETIC) + labels
+    ckpt["resumes"] = list(ckpt.get("resumes", []))
+    if changes:
+        ckpt["resumes"].append({"epoch": ckpt["epoch"], "step": ckpt.get("step", 0),
+                                "changes": changes, "forced": bool(problems)})
+    return ckpt
+
+
+class RunDirectory:
+    """What rank 0 writes into a run directory while it trains: it owns the lock, writes the
+    files of the start (config.yaml, noise.json, the labels), a checkpoint per epoch (and on a
+    stop), metrics.jsonl/summary.csv and TensorBoard per epoch, and result.json at the end.
+    Every method is called on every process; only rank 0 writes."""
+
+    def __init__(self, out: Path, dist):
+        self.out, self.dist = Path(out), dist
+        self.lock = self.tb = None
+
+    def open(self, cfg: dict, resumes: list, noise_summary: dict, noisy_labels, val_idx,
+             history: list) -> None:
+        self.dist.on_main(self._open, cfg, resumes, noise_summary, noisy_labels, val_idx,
+                          history)  # a failure there (the run is locked) stops every rank
+
+    def _open(self, cfg, resumes, noise_summary, noisy_labels, val_idx, history) -> None:
+        self.lock = RunLock(self.out).acquire()
+        remove_stale_temp_files(self.out)
+        write_text_atomic(self.out / "config.yaml", config_header(resumes) + to_yaml(cfg))
+        write_json_atomic(self.out / "noise.json", noise_summary)
+        numpy_save_atomic(self.out / "noisy_labels.npy", noisy_labels)
+        if val_idx is not None:
+            numpy_save_atomic(self.out / "noisy_val_indices.npy", val_idx)
+        self.tb = fresh_tensorboard(self.out / "tb", history)
+
+    def save(self, payload) -> None:
+        """payload(rng_ranks) -> the checkpoint; every rank's RNG state is gathered into it."""
+        rng_ranks = self.dist.gather_object(capture_rng()) if self.dist.enabled else None
+        if self.dist.is_main:
+            save_checkpoint(self.out / CHECKPOINT, payload(rng_ranks))
+
+    def log_epoch(self, history: list) -> None:
+        if self.dist.is_main:
+            write_metrics(self.out, history)
+            tensorboard_row(self.tb, history[-1])
+            self.tb.flush()
+
+    def finish(self, result: dict) -> None:
+        self.tb.close()
+        write_json_atomic(self.out / "result.json", result)
+        self.release()
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+def config_header(resumes: list) -> str:
+    """config.yaml holds the config in force now; a run resumed with changes says so on top."""
+    if not resumes:
+        return ""
+    lines = [f"# resumed at epoch {r['epoch']} step {r['step']}"
+             f"{' with --force-resume' if r['forced'] else ''}: {'; '.join(r['changes'])}"
+             for r in resumes]
+    return "\n".join(lines + ["# (also in result.json 'resumes'; threads per epoch in "
+                               "metrics.jsonl)"]) + "\n"
+
+
+def fresh_tensorboard(folder: Path, history: list):
+    """A TensorBoard writer over a clean folder, replaying the epochs already done: a killed
+    run's event file would otherwise stay beside the resumed one, with its stale epochs."""
+    from torch.utils.tensorboard import SummaryWriter
+    for stale in folder.glob("events.out.tfevents.*"):
+        stale.unlink()
+    tb = SummaryWriter(str(folder))
+    for row in history:
+        tensorboard_row(tb, row)
+    return tb
+
+
+def tensorboard_row(tb, row: dict) -> None:
+    for key, value in row.items():
+        # numbers only: the row also names the device its epoch ran on
+        if key != "epoch" and isinstance(value, (int, float)):
+            tb.add_scalar(key, value, row["epoch"])

@@ -47,5 +47,5 @@ def decode_step_seed(epoch_draw: int, step: int, rank: int) -> int:
 
 
 def val_split_seed(noise_seed: int) -> int:
-    """The noisy validation split (engine/setup.py noisy_val_split)."""
+    """The noisy validation split (engine/experiment.py noisy_val_split)."""
     return noise_seed + VAL_SPLIT_OFFSET

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from losses import Combination
-
-from .setup import autocast
+from .runtime import autocast
 
 
 def grad_norm_and_clip(model: torch.nn.Module, max_norm: float | None) -> torch.Tensor:
@@ -28,12 +26,8 @@ def forward_backward(model, criterion, optimizer, scaler, x, y, amp: str,
     """
     with autocast(x.device, amp):
         logits = model(x)
-    if isinstance(criterion, Combination):
-        loss, terms = criterion.components(logits, y)
-        terms = torch.stack(list(terms.values()))
-    else:
-        loss = criterion(logits, y)
-        terms = torch.zeros(0, device=x.device)
+    loss, terms = criterion.components(logits, y)
+    terms = torch.stack(list(terms.values())) if terms else torch.zeros(0, device=x.device)
     if l1:
         # ANL's explicit L1 penalty over *all* parameters, BN and biases included (spec §15.2);
         # part of the objective, so it is part of the logged loss too.

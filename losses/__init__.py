@@ -164,6 +164,15 @@ def build_loss(name: str, num_classes: int, reduction: str = "mean", **params) -
                        **weights).set_options(**options)
 
 
+def train_label_params(name: str, labels, num_classes: int) -> dict:
+    """Parameters that the loss `name` (or a part of the pair) derives from the noisy training
+    labels, e.g. NLNL's class_counts; explicit config values take precedence over them."""
+    params = {}
+    for part in _check_name(name):
+        params.update(BASE_LOSSES[part].params_from_train_labels(labels, num_classes))
+    return params
+
+
 def loss_label(name: str, params: dict) -> str:
     """The name of a loss with its options, as config files and run directories spell it:
     ce with logit_clip -> "ce+logitclip", anl-ce with entropy_reg -> "anl-ce+er"."""
@@ -172,4 +181,4 @@ def loss_label(name: str, params: dict) -> str:
 
 
 __all__ = ["build_loss", "LOSSES", "BASE_LOSSES", "ALIASES", "PAPER_COMBINATIONS", "OPTIONS", "Loss",
-           "Combination", "loss_params", "loss_label", "RCE_LOG_CLAMP", "PROB_CLAMP"]
+           "Combination", "loss_params", "loss_label", "train_label_params", "RCE_LOG_CLAMP", "PROB_CLAMP"]

@@ -132,6 +132,21 @@ class Loss(nn.Module):
         """The batch-level extra term of prepared logits, or None."""
         return self.entropy_reg * marginal_entropy_gap(logits) if self.entropy_reg else None
 
+    # The named terms a training log shows beside the total (a pair's two weighted parts);
+    # a single loss has none.
+    term_names: tuple = ()
+
+    def components(self, logits: torch.Tensor, targets: torch.Tensor):
+        """(reduced total, {term name: reduced term}): every loss answers it, so a caller
+        never asks which kind of loss it holds."""
+        return self(logits, targets), {}
+
+    @classmethod
+    def params_from_train_labels(cls, labels, num_classes: int) -> dict:
+        """Parameters this loss derives from the noisy training labels (NLNL's class counts);
+        the trainer passes them unless the config sets them."""
+        return {}
+
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         # Losses always run outside autocast: autocast would otherwise re-cast
         # intermediate ops of a bf16/fp16 step and break the clamps' meaning.

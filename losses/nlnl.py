@@ -9,6 +9,7 @@ runs effectively did, only the negative term is computed.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .base import Loss, log_softmax
@@ -33,6 +34,12 @@ class NLNL(Loss):
             counts = torch.tensor(self.class_counts, dtype=torch.float64)
             weights = (counts.max() / counts).float()
         self.register_buffer("class_weights", weights, persistent=False)
+
+    @classmethod
+    def params_from_train_labels(cls, labels, num_classes):
+        # [SUB] weights each class by max count / its count over the noisy training labels
+        counts = np.bincount(np.asarray(labels), minlength=num_classes).clip(min=1)
+        return {"class_counts": counts.tolist()}
 
     def per_sample(self, logits, targets):
         batch = targets.shape[0]

@@ -50,6 +50,9 @@ that returns a NEW int64 array of the same length (``labels`` is a read-only
 int64 copy), and register it in ``NOISE_KINDS`` below.  Extra inputs (features,
 a label-file path, ...) are passed through from ``make_noisy_labels(**kwargs)``;
 kinds that take none call ``core.reject_unexpected_kwargs`` so typos fail loudly.
+A kind whose extra inputs come from the run (a file under the data root, the images)
+also registers ``inputs(settings, train_images, sample_indices) -> dict`` in
+``KIND_INPUTS``; the trainer calls it through ``kind_inputs``.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from .core import (
     validate_variant,
 )
 from .estimate import compare as compare_estimate, estimate_noise
+from . import human, instance
 from .human import apply_human_noise
 from .identity import apply_no_noise
 from .instance import apply_instance_noise
@@ -90,8 +94,24 @@ NOISE_KINDS: dict[str, NoiseKindFn] = {
     "instance": apply_instance_noise,    # part-dependent IDN (Xia et al. 2020)
 }
 
+#: Kinds that need more than the labels: kind -> inputs(settings, train_images, sample_indices),
+#: where settings has the run's dataset, root, label_file, label_set and norm_std.
+KIND_INPUTS: dict[str, Callable[..., dict]] = {
+    "human": human.inputs,
+    "instance": instance.inputs,
+}
+
+
+def kind_inputs(kind: str, settings: dict, train_images, sample_indices) -> dict:
+    """The extra keyword arguments of make_noisy_labels for `kind` ({} for most kinds)."""
+    build = KIND_INPUTS.get(kind)
+    return {} if build is None else build(settings, train_images, sample_indices)
+
+
 __all__ = [
     "ASYMMETRIC_PAIRS",
+    "KIND_INPUTS",
+    "kind_inputs",
     "DATASET_NUM_CLASSES",
     "NOISE_KINDS",
     "NoisyLabels",

@@ -22,6 +22,14 @@ LABEL_SETS = {
 DEFAULT_FILES = {"cifar10": "CIFAR-10_human.pt", "cifar100": "CIFAR-100_human.pt"}
 
 
+def inputs(settings: dict, train_images, sample_indices) -> dict:
+    """The extra inputs of kind "human" from a run's noise settings: the label file (default
+    <root>/cifar-n/<the dataset's file>), the label set, and which samples are trained on."""
+    default = Path(settings["root"]) / "cifar-n" / DEFAULT_FILES.get(settings["dataset"], "")
+    return {"label_file": settings["label_file"] or str(default),
+            "label_set": settings["label_set"], "sample_indices": sample_indices}
+
+
 def read_label_file(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():

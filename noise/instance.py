@@ -15,6 +15,17 @@ from __future__ import annotations
 import numpy as np
 
 
+def inputs(settings: dict, train_images, sample_indices) -> dict:
+    """The extra inputs of kind "instance": each training image as a feature vector in [0, 1]
+    (the images must be in memory, as a tensor or an array) and the spread of the weights."""
+    if not hasattr(train_images, "reshape"):
+        raise ValueError(f"noise.kind=instance needs the images in memory; {settings['dataset']} "
+                         f"is read as files")
+    flat = train_images.reshape(len(train_images), -1)
+    flat = flat.numpy() if hasattr(flat, "numpy") else np.asarray(flat)
+    return {"features": flat.astype(np.float32) / 255.0, "norm_std": settings["norm_std"]}
+
+
 def truncated_normal(rng, mean: float, std: float, n: int) -> np.ndarray:
     out = rng.normal(mean, std, n)
     bad = (out < 0) | (out > 1)

@@ -52,7 +52,7 @@ def measure_official(model_key: str, steps: int, warmup: int, data_root: str,
     """Runs in a worker subprocess: time `steps` of the authors' own training steps."""
     import torch
 
-    from engine.config import load_config
+    from engine.experiment import load_config
     from scripts import official_apl
     cfg = load_config(ROOT / MODELS[model_key][0])
     try:
@@ -73,20 +73,23 @@ def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: s
     import numpy as np
     import torch
 
-    from datasets import DATASETS, DatasetError, load_dataset, make_data_source, epoch_generator
+    from datasets import DATASETS, DatasetError, make_data_source, epoch_generator
     from datasets.base import DatasetArrays
-    from engine.config import load_config, loss_kwargs
-    from engine.setup import build_optimizer, pick_device
+    from engine.experiment import build_criteria, build_network, load_config, load_data
+    from engine.optim import build_optimizer
+    from engine.runtime import pick_device
     from engine.step import forward_backward, optimizer_step
-    from losses import build_loss
-    from models import build_model
 
-    cfg = load_config(ROOT / MODELS[model_key][0])
+    fast = pipeline.startswith("fast")
+    channels_last = fast
+    # the model and loss that train.py builds, with this pipeline's memory format
+    cfg = load_config(ROOT / MODELS[model_key][0],
+                      overrides={"train.channels_last": "on" if channels_last else "off"})
     device = pick_device(device_name)
     spec = DATASETS[cfg["dataset.name"]]
     source = "real"
     try:
-        data = load_dataset(cfg["dataset.name"], data_root)
+        data = load_data(cfg, data_root)
     except DatasetError:
         source = "synthetic"
         n = MODELS[model_key][1]
@@ -97,16 +100,12 @@ def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: s
             train_labels=np.arange(n) % spec.num_classes, test_images=torch.zeros((1,) + shape[1:], dtype=torch.uint8),
             test_labels=np.zeros(1, dtype=np.int64), num_classes=spec.num_classes, mean=spec.mean,
             std=spec.std, augment=spec.augment, class_names=None, source="synthetic", spec=spec)
-    fast = pipeline.startswith("fast")
-    channels_last = fast
     amp = "bf16" if pipeline == "fast_bf16" or (fast and device.type == "cuda") else "none"
     torch.manual_seed(0)
-    model = build_model(cfg["model.name"], spec.num_classes, spec.in_channels, spec.image_size)
-    model = model.to(device, memory_format=torch.channels_last if channels_last
-                     else torch.contiguous_format)
+    model = build_network(cfg, data, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    criterion = build_loss(cfg["loss.name"], spec.num_classes, **loss_kwargs(cfg))
+    criterion = build_criteria(cfg, spec.num_classes, data.train_labels, device)[1]
     optimizer = build_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
     images = data.train_images
@@ -186,7 +185,7 @@ def gemm_peak(device_name: str, size: int = 2048, repeats: int = 5) -> dict:
     models' throughput."""
     import torch
 
-    from engine.setup import pick_device
+    from engine.runtime import pick_device
     device = pick_device(device_name)
     a, b = (torch.randn(size, size, device=device) for _ in range(2))
     sync = synchronizer(device)
@@ -428,7 +427,7 @@ def official_line(r: dict) -> str:
 
 
 def load_model_name(model_key: str) -> str:
-    from engine.config import load_config
+    from engine.experiment import load_config
     return load_config(ROOT / MODELS[model_key][0])["model.name"]
 
 

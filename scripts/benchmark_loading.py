@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from datasets import epoch_generator  # noqa: E402
 from datasets import webvision as wv  # noqa: E402
 from datasets.files import FileImages, FileSource  # noqa: E402
-from engine.setup import pick_device  # noqa: E402
+from engine.runtime import pick_device  # noqa: E402
 
 
 def synthetic_jpegs(folder: Path, n: int) -> list[str]:

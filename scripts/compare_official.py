@@ -195,8 +195,12 @@ def figure_cell(ours: list[dict], theirs: list[dict], published, out: OutputFold
 
 
 def write_all(runs: Path, official_runs: Path, dataset: str, out: OutputFolder,
-              figures: bool = True) -> list[Path]:
+              figures: bool = True, losses: set | None = None) -> list[Path]:
+    """`losses`: only these losses' cells (a sweep root may hold other losses' runs too)."""
     ours, theirs = collect_runs(runs, dataset), collect_runs(official_runs, dataset)
+    if losses:
+        ours = {k: v for k, v in ours.items() if k[2] in losses}
+        theirs = {k: v for k, v in theirs.items() if k[2] in losses}
     if not theirs:
         print(f"no runs of the authors' code under {official_runs / dataset}", file=sys.stderr)
         return []
@@ -222,10 +226,13 @@ def main(argv=None) -> int:
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files in --out that this script did not write")
     p.add_argument("--no-figures", action="store_true", help="the table only")
+    p.add_argument("--losses", help="comma list: only these losses' cells (default: every loss "
+                                    "either code has runs of)")
     args = p.parse_args(argv)
+    losses = set(args.losses.split(",")) if args.losses else None
     try:
         written = write_all(args.runs, args.official_runs, args.dataset,
-                            OutputFolder(args.out, args.overwrite), not args.no_figures)
+                            OutputFolder(args.out, args.overwrite), not args.no_figures, losses)
     except TablesError as e:
         raise SystemExit(f"error: {e}") from None
     print("\n".join(map(str, written)))

@@ -150,7 +150,7 @@ def run_timing(bargs, budget: float) -> dict:
 def table_runs(dataset: str) -> dict:
     """{kind: [epochs of each run]} of the paper's table for `dataset`: scripts/sweep.py's
     default grid (its losses, rates and seeds), each run's epochs from its config."""
-    from engine.config import load_config
+    from engine.experiment import load_config
     from scripts import sweep
     runs = sweep.build_runs(sweep.build_parser().parse_args(["--dataset", dataset,
                                                              "--out", "unused"]))

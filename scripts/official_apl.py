@@ -439,7 +439,7 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     args = p.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")  # its per-batch progress bars, in a log file
-    from engine.config import load_config
+    from engine.experiment import load_config
     from engine.rundir import run_dir  # the sweep's layout, so tables.py reads both alike
     cfg = load_config(args.config, overrides={"noise.rate": args.noise_rate,
                                               "train.seed": args.seed,

@@ -236,7 +236,7 @@ def build_pool(args, runs: list[Run]) -> DevicePool:
     devices = parse_devices(args.devices)
     per_device = args.jobs_per_device or "1"
     if per_device == "auto":
-        from engine.config import load_config
+        from engine.experiment import load_config
         per_device = auto_jobs_per_device(devices, load_config(runs[0].config)["model.name"])
     elif not per_device.isdigit() or int(per_device) < 1:
         sys.exit(f"error: --jobs-per-device {per_device!r}: give a number >= 1 or auto")

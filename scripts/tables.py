@@ -61,9 +61,10 @@ PROTOCOLS = {"last": ("last", "last-epoch test top-1 (the paper's protocol)"),
                                            "(optimistic; not the paper's protocol)"),
              "best_noisy_val": ("best_on_noisy_val", "test top-1 at the epoch selected on a "
                                                      "held-out noisy validation split")}
-# The paper's figure groups (spec §11.9).
+# The paper's figure groups (spec §11.9), then APL against the later losses (docs/NEWER_LOSSES.md).
 CURVE_GROUPS = [("ce", "nce"), ("fl", "nfl"), ("mae", "nmae"), ("rce", "nrce"),
-                ("ce", "mae", "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "nfl+nce", "mae+rce")]
+                ("ce", "mae", "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "nfl+nce", "mae+rce"),
+                ("nce+rce", "ce-eps+mae", "jal-ce", "anl-ce", "ldr-kl")]
 
 
 MANIFEST = ".tables-written.json"

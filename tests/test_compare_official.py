@@ -79,3 +79,16 @@ def test_a_run_without_result_is_shown_as_partial_from_its_metrics(tmp_path):
                                        compare_official.collect_runs(theirs, "mnist"), {})
     assert [r["verdict"] for r in rows] == ["partial"]
     assert compare_official.fmt(rows[0]["official"]) == "40.00 (n=1) [epoch 3/50]"
+
+
+def test_losses_option_keeps_only_the_named_losses_cells(tmp_path):
+    """A sweep root shared with other experiments (newer losses) lists only the compared cells."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    write_run(ours, "sym", "0.8", "ce", 0, [80.0, 23.0])
+    write_run(theirs, "sym", "0.8", "ce", 0, [81.0, 24.5])
+    write_run(ours, "sym", "0.8", "ldr-kl", 0, [70.0, 75.0])  # no authors' run: left out
+    assert compare_official.main(["--runs", str(ours), "--official-runs", str(theirs),
+                                  "--out", str(tmp_path / "out"), "--no-figures",
+                                  "--losses", "ce,nce"]) == 0
+    md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
+    assert "| sym 0.8 | ce |" in md and "ldr-kl" not in md

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, load_config
+from engine.config import ConfigError
+from engine.experiment import load_config
 from scripts import make_configs
 
 REPO = Path(__file__).resolve().parents[1]

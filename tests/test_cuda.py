@@ -34,8 +34,9 @@ LOSS_FAMILIES = ["ce", "gce", "mae", "nce", "nce+rce", "nfl+mae", "nlnl", "ldr-k
 
 
 def train_step(loss: str, amp: str, device: str = "cuda"):
-    from engine.config import load_config, loss_kwargs
-    from engine.setup import build_optimizer
+    from engine.config import loss_kwargs
+    from engine.experiment import load_config
+    from engine.optim import build_optimizer
     from engine.step import forward_backward, optimizer_step
     from losses import build_loss
     from models import build_model

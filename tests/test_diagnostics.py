@@ -9,7 +9,7 @@ import fake_data
 import train
 from engine.metrics import EpochAccumulator, memorisation_counts
 from datasets import load_dataset
-from engine.setup import noisy_val_split
+from engine.experiment import noisy_val_split
 from noise import estimate_noise, make_noisy_labels
 
 

@@ -47,3 +47,36 @@ def test_no_import_circle():
 
 def test_the_check_finds_a_circle():
     assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+DOMAIN = ("datasets", "losses", "models", "noise")
+
+
+def test_engine_reaches_the_domain_packages_only_through_the_experiment_builder():
+    """engine/ is machinery: only engine/experiment.py imports datasets, losses, models or noise
+    (others ask it, e.g. engine.rundir for a run's loss label)."""
+    modules = project_modules()
+    offenders = {name: sorted(m for m in imported(name, path, modules)
+                              if m.split(".")[0] in DOMAIN)
+                 for name, path in modules.items()
+                 if name.startswith("engine") and name != "engine.experiment"}
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert any(m.split(".")[0] in DOMAIN
+               for m in imported("engine.experiment", modules["engine.experiment"], modules))
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_longer_than_a_screen():
+    """Long functions are split by concern (docs/ARCHITECTURE.md); this keeps it so."""
+    long = []
+    for path in REPO.rglob("*.py"):
+        if any(part.startswith(".") or part in ("runs", "data") for part in path.relative_to(REPO).parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name} ({length})")
+    assert long == []

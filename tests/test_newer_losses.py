@@ -9,7 +9,8 @@ import torch
 
 import fake_data
 import train
-from engine.config import ConfigError, load_config, loss_kwargs
+from engine.config import ConfigError, loss_kwargs
+from engine.experiment import load_config
 from engine.step import forward_backward
 from helpers import run_interrupted, write_config
 from losses import build_loss

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import load_config, loss_kwargs
-from engine.setup import build_optimizer, build_scheduler
+from engine.config import loss_kwargs
+from engine.experiment import load_config
+from engine.optim import build_optimizer, build_scheduler
 from engine.step import forward_backward, optimizer_step
 from losses import build_loss
 from models import cnn4, cnn8
@@ -238,7 +239,7 @@ def their_training(tmp_path, cfg, dataset, batches, init, stop_after=None):
 
 
 def our_training(cfg, factory, batches, init, epochs):
-    """This project's step (engine.step), optimiser and schedule (engine.setup), as train.py
+    """This project's step (engine.step), optimiser and schedule (engine.optim), as train.py
     uses them, on the same batches in the same order."""
     model = factory()
     copy_weights(init, model)

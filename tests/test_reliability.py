@@ -12,6 +12,7 @@ import torch
 import yaml
 
 import fake_data
+from engine import experiment
 import train
 from helpers import run_interrupted as driver
 
@@ -254,7 +255,7 @@ def test_fuzz_malformed_configs_fail_cleanly(root, tmp_path, capsys):
 def nan_at_step(monkeypatch):
     """Make the model's training forward return NaN logits at global step `n`."""
     def install(n):
-        original = train.build_model
+        original = experiment.build_model
         calls = {"train": 0}
 
         def build(*a, **k):
@@ -268,7 +269,7 @@ def nan_at_step(monkeypatch):
                 return output
             model.register_forward_hook(hook)
             return model
-        monkeypatch.setattr(train, "build_model", build)
+        monkeypatch.setattr(experiment, "build_model", build)  # what build_experiment calls
     return install
 
 

@@ -127,7 +127,7 @@ def test_a_run_is_read_from_its_own_config_and_the_sweep_names_it_alike(tmp_path
     """result.json["config"] says which cell a run belongs to (a partial or missing config falls
     back to the path, as above); the sweep, train.py and the authors'-code harness all name the
     run directory with engine/rundir.py run_dir, so path and config agree for their runs."""
-    from engine.config import load_config
+    from engine.experiment import load_config
     from engine.rundir import run_dir
     from scripts import sweep
     config = load_config(tables.ROOT / "configs/mnist/sym/nce+rce.yaml",

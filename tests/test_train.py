@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+import engine.training
 import evaluate
 import fake_data
 from helpers import run_interrupted, write_config
@@ -83,7 +84,8 @@ def test_run_writes_every_output(finished_run):
 
 
 def test_resolved_config_reloads_to_the_same_config(finished_run):
-    from engine.config import load_config, flatten
+    from engine.config import flatten
+    from engine.experiment import load_config
     saved = yaml.safe_load((finished_run / "config.yaml").read_text())
     reloaded = load_config(finished_run / "config.yaml")
     assert reloaded == flatten(saved)
@@ -95,6 +97,21 @@ def test_evaluate_matches_last_epoch(finished_run, mnist_root, capsys):
     result = json.loads((finished_run / "eval.json").read_text())
     assert result["test_top1"] == metric_rows(finished_run)[-1]["test_top1"]
     assert result["test_top5"] == metric_rows(finished_run)[-1]["test_top5"]
+
+
+def test_reference_pipeline_trains_in_one_process(mnist_config, mnist_root, tmp_path):
+    """The official Dataset/PIL/DataLoader path through train.py (a one-process Dist shards
+    nothing); its test images are the fast path's up to float rounding, so evaluate.py (fast
+    path) on its checkpoint gives its last-epoch numbers."""
+    out = tmp_path / "reference"
+    assert run_train(mnist_config, mnist_root, out, "--epochs", "1",
+                     "--set", "dataset.pipeline=reference") == 0
+    assert evaluate.main(["--checkpoint", str(out / "checkpoints/last.pt"),
+                          "--data-root", str(mnist_root)]) == 0
+    result = json.loads((out / "eval.json").read_text())
+    row = metric_rows(out)[-1]
+    assert result["test_top1"] == row["test_top1"]
+    assert result["test_loss"] == pytest.approx(row["test_loss"], rel=1e-4)
 
 
 def test_sigterm_then_resume_is_bit_exact(finished_run, mnist_config, mnist_root, tmp_path):
@@ -135,7 +152,7 @@ def check_handlers_restored(mnist_config, mnist_root, tmp_path, monkeypatch, min
     def broken(*args, **kwargs):
         raise RuntimeError("evaluation failed")
 
-    monkeypatch.setattr(train, "evaluate", broken)
+    monkeypatch.setattr(engine.training, "evaluate", broken)  # what each epoch's end calls
     with pytest.raises(RuntimeError, match="evaluation failed"):
         run_train(mnist_config, mnist_root, tmp_path / "fails", "--epochs", "1")
     assert all(signal.getsignal(sig) is mine for sig in train.STOP_SIGNALS)
