@@ -110,12 +110,15 @@ class RunResult(NamedTuple):
         return fewer or self.subset is not None
 
 
-def collect(runs: Path, dataset: str, protocol: str = "last") -> dict:
-    """{kind: {loss: {rate: [RunResult per seed]}}} from every finished run."""
+def collect(runs: Path, dataset: str, protocol: str = "last", losses=None) -> dict:
+    """{kind: {loss: {rate: [RunResult per seed]}}} from every finished run (of `losses` only,
+    when given)."""
     key = PROTOCOLS[protocol][0]
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for _, data, run in finished_runs(runs, dataset):
         kind, rate, loss = run.kind, setting_key(run.setting), run.loss
+        if losses and loss not in losses:
+            continue
         if data.get(key) is None:  # e.g. no noisy validation split in this run
             continue
         table[kind][loss][rate].append(run_result(data, data[key]["test_top1"],
@@ -351,7 +354,7 @@ def save_figure(fig, out: OutputFolder, stem: str) -> list[Path]:
     return paths
 
 
-def noise_estimate_table(runs: Path, out: OutputFolder, dataset: str) -> list[Path]:
+def noise_estimate_table(runs: Path, out: OutputFolder, dataset: str, losses=None) -> list[Path]:
     """Estimated against injected noise (result.json -> noise_estimate), one row per run."""
     lines = [f"### {dataset}: noise estimated from the final model (confident joint) vs injected",
              "", "in-sample: predictions on the training set the model fitted (memorised flips "
@@ -363,7 +366,7 @@ def noise_estimate_table(runs: Path, out: OutputFolder, dataset: str) -> list[Pa
     count = 0
     for _, data, run in finished_runs(runs, dataset):
         estimate = data.get("noise_estimate")
-        if not estimate:
+        if not estimate or (losses and run.loss not in losses):
             continue
         sample = "held-out" if estimate.get("out_of_sample") else "in-sample"
         lines.append(f"| {run.kind} | {run.setting} | {run.loss} | {run.seed} | {sample} "
@@ -402,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--published", default="paper",
                    help=f"comma list of published sources ({', '.join(PUBLISHED_SOURCES)}); the "
                         f"first is diffed and flagged, the others are shown beside it")
+    p.add_argument("--losses", help="comma list: only these losses' runs (default: every loss "
+                                    "under --runs)")
     p.add_argument("--curve-metrics", default="test_top1,mem_flipped_fit_noisy",
                    help="metrics.jsonl columns plotted against epoch for the paper's loss groups "
                         "(mem_flipped_fit_noisy: %% of flipped samples fit to their noisy label)")
@@ -415,7 +420,8 @@ TITLE_NOTE = ("[published mean ± std, difference; ! = outside published mean ±
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    measured_all = collect(args.runs, args.dataset, args.protocol)
+    args.losses = set(args.losses.split(",")) if args.losses else None
+    measured_all = collect(args.runs, args.dataset, args.protocol, args.losses)
     if not measured_all:
         print(f"no finished runs under {args.runs / args.dataset}", file=sys.stderr)
         return 1
@@ -451,11 +457,11 @@ def write_all(args, out: OutputFolder, measured_all: dict, sources: list[str]) -
         written += write_tables(out, name, title, rates, rows)
         if args.figures:
             written += write_figures(args, out, kind, name, rates, rows)
-    written += noise_estimate_table(args.runs, out, args.dataset)
+    written += noise_estimate_table(args.runs, out, args.dataset, args.losses)
     if args.official_runs:
         from scripts.compare_official import write_all as write_side_by_side
         written += write_side_by_side(args.runs, args.official_runs, args.dataset, out,
-                                      args.figures)
+                                      args.figures, args.losses)
     return written
 
 
@@ -463,6 +469,7 @@ def write_figures(args, out: OutputFolder, kind: str, name: str, rates, rows) ->
     written = figure_vs_rate(out, name, f"{args.dataset} {kind}", rates, rows)
     for rate in rates:
         for group in CURVE_GROUPS:
+            group = tuple(loss for loss in group if not args.losses or loss in args.losses)
             for metric in args.curve_metrics.split(","):
                 written += figure_curves(args.runs, out, args.dataset, kind, rate, group, metric)
     return written

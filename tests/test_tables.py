@@ -51,6 +51,19 @@ def test_cells_aggregate_flag_and_count(runs, tmp_path):
     assert "| sym | 0.4 | ce | 123 | in-sample | 0.4000 | 0.3900 | 0.0100 | 0.0020 | 0.050 |" in estimates
 
 
+def test_losses_option_tabulates_and_draws_only_those_losses(runs, tmp_path):
+    fake_run(runs, "sym", 0.8, "ldr-kl", 0, 70.0)
+    fake_run(runs, "sym", 0.8, "jal-ce", 0, 72.0)
+    assert tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym", "--seeds",
+                        "1", "--out", str(tmp_path / "out"), "--figures",
+                        "--losses", "nce+rce,ldr-kl,jal-ce"]) == 0
+    md = (tmp_path / "out/mnist_sym.md").read_text()
+    assert "| ldr-kl |" in md and "| jal-ce |" in md and "| nce+rce |" in md
+    assert "| ce |" not in md
+    assert (tmp_path / "out/mnist_sym_0.8_nce+rce_jal-ce_ldr-kl_test_top1.png").is_file()
+    assert "| ce |" not in (tmp_path / "out/mnist_noise_estimates.md").read_text()
+
+
 def test_sample_std_and_best_on_test_protocol(runs, tmp_path):
     tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym", "--ddof", "1",
                  "--protocol", "best_test", "--out", str(tmp_path / "o")])
