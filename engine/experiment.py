@@ -255,12 +255,12 @@ def build_experiment(cfg: dict, device: torch.device, dist: Dist | None = None) 
                    torch.from_numpy(noisy.labels[val_idx]).to(device))
         images = images[torch.from_numpy(train_idx)]
     train_set = source(images, data.augment)
-    exp_eval = eval_sources(data, source)
+    evaluation_sets = eval_sources(data, source)
     model = build_network(cfg, data, device, dist)
     return Experiment(
         cfg=cfg, device=device, data=data, noisy=noisy, noise_summary=noisy.summary(),
         clean_all=clean, train_idx=train_idx, val_idx=val_idx, train_images=images,
-        train_set=train_set, eval_sets=exp_eval,
+        train_set=train_set, eval_sets=evaluation_sets,
         noisy_t=torch.from_numpy(noisy.labels[train_idx]).to(device),
         clean_t=torch.from_numpy(clean[train_idx]).to(device), model=model,
         criteria=build_criteria(cfg, data.num_classes, noisy.labels[train_idx], device),
