@@ -136,7 +136,7 @@ def noisy_val_split(n: int, fraction: float, seed: int):
     return np.sort(order[size:]), np.sort(order[:size])
 
 
-def make_noise(cfg: dict, images, clean: np.ndarray, subset, num_classes: int):
+def make_noise(cfg: dict, images, clean: np.ndarray, subset, num_classes: int, seed: int):
     """The noisy training labels (noise.NoisyLabels) of the config's kind, rate and seed."""
     settings = {"dataset": cfg["dataset.name"], "root": cfg["dataset.root"],
                 "label_file": cfg["noise.label_file"], "label_set": cfg["noise.label_set"],
@@ -145,7 +145,7 @@ def make_noise(cfg: dict, images, clean: np.ndarray, subset, num_classes: int):
         extra = kind_inputs(cfg["noise.kind"], settings, images, subset)
         return make_noisy_labels(clean, cfg["noise.kind"], cfg["noise.rate"], num_classes,
                                  dataset=cfg["dataset.name"],
-                                 seed=seeds.noise_seed(cfg["train.seed"], cfg["noise.seed"]),
+                                 seed=seed,
                                  variant=cfg["noise.variant"], **extra)
     except ValueError as e:
         raise UserError(f"noise config: {e}") from None
@@ -189,8 +189,9 @@ def build_criteria(cfg: dict, num_classes: int, train_labels, device) -> dict:
 
 @dataclass
 class Experiment:
-    """What a run trains on and with. `noisy_all`/`clean_all` index the whole (subset) training
-    set; `train_*` the part trained on (all of it unless a noisy validation split is held out)."""
+    """What a run trains on and with. `noisy.labels` and `clean_all` cover the whole (subset)
+    training set; `train_idx` is the part trained on (all of it unless a noisy validation split
+    is held out) and `val_idx` the held-out part."""
     cfg: dict
     device: torch.device
     data: object                      # datasets.DatasetArrays
@@ -212,14 +213,6 @@ class Experiment:
     @property
     def num_classes(self) -> int:
         return self.data.num_classes
-
-    @property
-    def train_noisy(self) -> np.ndarray:
-        return self.noisy.labels[self.train_idx]
-
-    @property
-    def train_clean(self) -> np.ndarray:
-        return self.clean_all[self.train_idx]
 
 
 class SourceFactory:
@@ -245,8 +238,8 @@ def build_experiment(cfg: dict, device: torch.device, dist: Dist | None = None) 
     subset = subset_indices(len(clean), cfg["dataset.train_subset"])
     if subset is not None:
         images, clean = images[torch.from_numpy(subset)], clean[subset]
-    noisy = make_noise(cfg, images, clean, subset, data.num_classes)
     noise_seed = seeds.noise_seed(cfg["train.seed"], cfg["noise.seed"])
+    noisy = make_noise(cfg, images, clean, subset, data.num_classes, noise_seed)
     train_idx, val_idx = noisy_val_split(len(clean), cfg["dataset.noisy_val_fraction"], noise_seed)
     source = SourceFactory(cfg, data, device, dist.rank)
     val_set = None
@@ -257,13 +250,14 @@ def build_experiment(cfg: dict, device: torch.device, dist: Dist | None = None) 
     train_set = source(images, data.augment)
     evaluation_sets = eval_sources(data, source)
     model = build_network(cfg, data, device, dist)
+    train_noisy = noisy.labels[train_idx]
     return Experiment(
         cfg=cfg, device=device, data=data, noisy=noisy, noise_summary=noisy.summary(),
         clean_all=clean, train_idx=train_idx, val_idx=val_idx, train_images=images,
         train_set=train_set, eval_sets=evaluation_sets,
-        noisy_t=torch.from_numpy(noisy.labels[train_idx]).to(device),
+        noisy_t=torch.from_numpy(train_noisy).to(device),
         clean_t=torch.from_numpy(clean[train_idx]).to(device), model=model,
-        criteria=build_criteria(cfg, data.num_classes, noisy.labels[train_idx], device),
+        criteria=build_criteria(cfg, data.num_classes, train_noisy, device),
         source=source, val_set=val_set)
 
 
