@@ -23,7 +23,9 @@ difference is labelled "reduced scale" instead of being flagged. "(forced k)" co
 resumed with --force-resume (result.json 'resumes': part of them trained under another setting).
 --official-runs adds the three-column table published | the authors' code | this project
 (scripts/compare_official.py).
-Writes <out>/<dataset>_<kind>.{md,tex,csv} and, with --figures, PNG+PDF plots; <out> defaults
+Writes <out>/<dataset>_<kind>.{md,tex,csv}, <out>/<dataset>_curves.md (each run's last and
+peak epoch and the share of flipped labels it fits, unfinished runs included) and, with
+--figures, PNG+PDF plots; <out> defaults
 to <runs>/tables. Every file written is listed in <out>/.tables-written.json; a file there that
 is not listed (e.g. a committed docs/results/ table) is never overwritten without --overwrite.
 """
@@ -382,6 +384,37 @@ def noise_estimate_table(runs: Path, out: OutputFolder, dataset: str, losses=Non
     return [path]
 
 
+def curve_summary_table(runs: Path, out: OutputFolder, dataset: str, losses=None) -> list[Path]:
+    """One row per run, finished or still running, from its metrics.jsonl: what a last-epoch cell
+    hides (the peak, when it came, how much of the noise the last model fits)."""
+    lines = [f"### {dataset}: each run's curve (metrics.jsonl)", "",
+             "last = last epoch's test top-1 (unfinished: the epoch reached so far); peak = the "
+             "best epoch, selected on the test set (optimistic); fits = % of the flipped "
+             "training labels predicted as their noisy label at the last epoch", "",
+             "| kind | setting | loss | seed | epochs | last | peak (epoch) | fits |",
+             "|---|---|---|---|---|---|---|---|"]
+    pattern = run_path("", dataset, "*", "*", "*", "*") / "metrics.jsonl"
+    found = []
+    for metrics in Path(runs).glob(str(pattern)):
+        kind, setting, loss, seed = metrics.parts[-5:-1]
+        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        if rows and not (losses and loss not in losses):
+            finished = (metrics.parent / "result.json").is_file()
+            found.append(((kind, setting, loss, int(seed[len("seed"):])), rows, finished))
+    for (kind, setting, loss, seed), rows, finished in sorted(found, key=lambda f: f[0]):
+        last, peak = rows[-1], max(rows, key=lambda r: r["test_top1"])  # first epoch at the peak
+        fits = last.get("mem_flipped_fit_noisy")
+        lines.append(f"| {kind} | {setting} | {loss} | {seed} "
+                     f"| {last['epoch']}{'' if finished else ' (unfinished)'} "
+                     f"| {last['test_top1']:.2f} | {peak['test_top1']:.2f} ({peak['epoch']}) "
+                     f"| {'-' if fits is None else f'{fits:.1f} %'} |")
+    if not found:
+        return []
+    path = out.claim(f"{dataset}_curves.md")
+    path.write_text("\n".join(lines) + "\n")
+    return [path]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=HelpFormatter)
@@ -458,6 +491,7 @@ def write_all(args, out: OutputFolder, measured_all: dict, sources: list[str]) -
         if args.figures:
             written += write_figures(args, out, kind, name, rates, rows)
     written += noise_estimate_table(args.runs, out, args.dataset, args.losses)
+    written += curve_summary_table(args.runs, out, args.dataset, args.losses)
     if args.official_runs:
         from scripts.compare_official import write_all as write_side_by_side
         written += write_side_by_side(args.runs, args.official_runs, args.dataset, out,

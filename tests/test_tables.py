@@ -156,3 +156,24 @@ def test_a_run_is_read_from_its_own_config_and_the_sweep_names_it_alike(tmp_path
     [(path, _, run)] = tables.finished_runs(runs, "mnist")
     assert path.parts[-5:-1] == ("misfiled", "0.8", "ce", "seed7")
     assert tuple(run) == ("mnist", "sym", "0.4", "nce+rce", "123")
+
+
+def test_curve_summary_lists_each_run_with_its_peak_and_unfinished_runs(runs, tmp_path):
+    running = runs / "mnist" / "sym" / "0.8" / "nce" / "seed0"
+    running.mkdir(parents=True)  # no result.json: still training
+    rows = [{"epoch": 1, "test_top1": 50.0, "mem_flipped_fit_noisy": 1.0},
+            {"epoch": 2, "test_top1": 80.0, "mem_flipped_fit_noisy": 5.0},
+            {"epoch": 3, "test_top1": 80.0, "mem_flipped_fit_noisy": 9.0},
+            {"epoch": 4, "test_top1": 70.0, "mem_flipped_fit_noisy": 12.34}]
+    (running / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym",
+                        "--out", str(tmp_path / "out"), "--losses", "ce,nce"]) == 0
+    lines = (tmp_path / "out/mnist_curves.md").read_text().splitlines()
+    # the peak is the first epoch that reaches it; the fit share is the last epoch's
+    assert "| sym | 0.8 | nce | 0 | 4 (unfinished) | 70.00 | 80.00 (2) | 12.3 % |" in lines
+    # finished runs (fake_run: 3 rising epochs, no memorisation column), seeds in numeric order
+    ce = [line for line in lines if line.startswith("| sym | 0.4 | ce |")]
+    assert ce == ["| sym | 0.4 | ce | 0 | 3 | 97.00 | 97.00 (3) | - |",
+                  "| sym | 0.4 | ce | 123 | 3 | 98.00 | 98.00 (3) | - |",
+                  "| sym | 0.4 | ce | 515 | 3 | 99.00 | 99.00 (3) | - |"]
+    assert not any("nce+rce" in line for line in lines)  # --losses
