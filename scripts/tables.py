@@ -310,7 +310,7 @@ def figure_vs_rate(out: OutputFolder, name: str, title: str, rates, rows) -> lis
 
 
 def figure_curves(runs: Path, out: OutputFolder, dataset: str, kind: str, rate: float,
-                  group: tuple, metric: str = "test_top1") -> list[Path]:
+                  group: tuple, metric: str = "test_top1", title: str = "") -> list[Path]:
     """Test accuracy (or another metrics.jsonl column) against epoch, mean over seeds."""
     import matplotlib
     matplotlib.use("Agg")
@@ -339,7 +339,7 @@ def figure_curves(runs: Path, out: OutputFolder, dataset: str, kind: str, rate: 
         return []
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
-    ax.set_title(f"{dataset} {kind} {fmt_setting(rate)}", fontsize=9)
+    ax.set_title(title or f"{dataset} {kind} {fmt_setting(rate)}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     # named after the losses drawn, not the whole group (some may have no runs)
@@ -500,13 +500,24 @@ def write_all(args, out: OutputFolder, measured_all: dict, sources: list[str]) -
 
 
 def write_figures(args, out: OutputFolder, kind: str, name: str, rates, rows) -> list[Path]:
-    written = figure_vs_rate(out, name, f"{args.dataset} {kind}", rates, rows)
+    title = f"{args.dataset} {kind}"
+    written = figure_vs_rate(out, name, title + scale_label(rows, rates), rates, rows)
     for rate in rates:
+        label = f"{title} {fmt_setting(rate)}" + scale_label(rows, [rate])
         for group in CURVE_GROUPS:
             group = tuple(loss for loss in group if not args.losses or loss in args.losses)
             for metric in args.curve_metrics.split(","):
-                written += figure_curves(args.runs, out, args.dataset, kind, rate, group, metric)
+                written += figure_curves(args.runs, out, args.dataset, kind, rate, group, metric,
+                                         label)
     return written
+
+
+def scale_label(rows, rates) -> str:
+    """" (reduced scale: 6/120 ep, 8000 train)" when any plotted cell is reduced scale, so a
+    figure carries the label as its table does."""
+    scales = sorted({cells[r]["scale"] for _, cells in rows for r in rates
+                     if cells[r]["n"] and cells[r]["reduced"]})
+    return f" (reduced scale: {'; '.join(scales)})" if scales else ""
 
 
 if __name__ == "__main__":

@@ -177,3 +177,23 @@ def test_curve_summary_lists_each_run_with_its_peak_and_unfinished_runs(runs, tm
                   "| sym | 0.4 | ce | 123 | 3 | 98.00 | 98.00 (3) | - |",
                   "| sym | 0.4 | ce | 515 | 3 | 99.00 | 99.00 (3) | - |"]
     assert not any("nce+rce" in line for line in lines)  # --losses
+
+
+def test_figures_of_reduced_scale_runs_say_so_in_their_titles(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    small = {"train.epochs": 6, "dataset.train_subset": 2000}
+    for loss in ("ce", "nce"):
+        fake_run(root, "sym", 0.4, loss, 0, 90.0, config=small)
+        fake_run(root, "sym", 0.8, loss, 0, 50.0, config={"train.epochs": 50})  # full scale
+    titles = {}
+
+    def keep(fig, out, stem):
+        titles[stem] = fig.axes[0].get_title()
+        return []
+    monkeypatch.setattr(tables, "save_figure", keep)
+    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym",
+                        "--seeds", "1", "--figures", "--curve-metrics", "test_top1"]) == 0
+    assert titles["mnist_sym_vs_rate"] == "mnist sym (reduced scale: 6/50 ep, 2000 train)"
+    assert titles["mnist_sym_0.4_ce_nce_test_top1"] == (
+        "mnist sym 0.4 (reduced scale: 6/50 ep, 2000 train)")
+    assert titles["mnist_sym_0.8_ce_nce_test_top1"] == "mnist sym 0.8"
