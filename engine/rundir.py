@@ -133,6 +133,11 @@ def write_metrics(out: Path, history: list[dict]) -> None:
     write_text_atomic(out / "summary.csv", buffer.getvalue())
 
 
+def read_metrics(path: Path) -> list[dict]:
+    """The per-epoch rows of a metrics.jsonl (write_metrics), in order."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def read_result(out: Path) -> dict | None:
     path = Path(out) / "result.json"
     if not path.is_file():

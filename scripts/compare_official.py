@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from engine.rundir import result_coordinates, run_path  # noqa: E402
+from engine.rundir import read_metrics, result_coordinates, run_path  # noqa: E402
 from scripts.tables import (OutputFolder, TablesError, load_published, mean_std,  # noqa: E402
                             outside, save_figure)
 
@@ -64,7 +64,7 @@ def collect_runs(root: Path, dataset: str) -> dict:
 
 
 def read_run(folder: Path) -> dict | None:
-    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    rows = read_metrics(folder / "metrics.jsonl")
     if not rows:
         return None
     if (folder / "result.json").is_file():
@@ -165,7 +165,7 @@ def write_report(rows: list[dict], out: OutputFolder, dataset: str) -> list[Path
 
 
 def read_curve(metrics: Path) -> list[float]:
-    return [json.loads(line)["test_top1"] for line in metrics.read_text().splitlines()]
+    return [row["test_top1"] for row in read_metrics(metrics)]
 
 
 def figure_cell(ours: list[dict], theirs: list[dict], published, out: OutputFolder, dataset: str,

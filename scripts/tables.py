@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.cli import HelpFormatter  # noqa: E402
 from engine.config import load_tree  # noqa: E402
-from engine.rundir import finished_runs, run_path  # noqa: E402
+from engine.rundir import finished_runs, read_metrics, run_path  # noqa: E402
 
 PUBLISHED = ROOT / "docs" / "published.yaml"
 PUBLISHED_NEWER = ROOT / "docs" / "published_newer.yaml"
@@ -321,7 +321,7 @@ def figure_curves(runs: Path, out: OutputFolder, dataset: str, kind: str, rate: 
         curves = []
         seeds = run_path(runs, dataset, kind, fmt_setting(rate), loss, "*")
         for metrics in sorted(seeds.parent.glob(f"{seeds.name}/metrics.jsonl")):
-            rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+            rows = read_metrics(metrics)
             curves.append([r.get(metric) for r in rows])
         if not curves:
             continue
@@ -397,7 +397,7 @@ def curve_summary_table(runs: Path, out: OutputFolder, dataset: str, losses=None
     found = []
     for metrics in Path(runs).glob(str(pattern)):
         kind, setting, loss, seed = metrics.parts[-5:-1]
-        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+        rows = read_metrics(metrics)
         if rows and not (losses and loss not in losses):
             finished = (metrics.parent / "result.json").is_file()
             found.append(((kind, setting, loss, int(seed[len("seed"):])), rows, finished))
