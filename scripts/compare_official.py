@@ -8,7 +8,9 @@ verdict, and both codes' per-epoch curves in one figure per cell.
 
 Both run roots use the sweep layout <root>/<dataset>/<kind>/<rate>/<loss>/seed<S>/ (this
 project's runs from scripts/sweep.py, the authors' from scripts/official_apl.py --runs). A cell
-is the last-epoch test top-1, mean ± std (ddof 0) over the seeds that ran. Verdicts:
+is the last-epoch test top-1, mean ± std (ddof 0) over the seeds that ran (--seeds: only the
+named ones; give the seeds both codes ran so that both means cover the same noisy labels).
+Verdicts:
 
   all agree                        this project ≈ the authors' code ≈ published
   project = authors' ≠ published   both codes agree with each other, not with the paper's
@@ -49,15 +51,18 @@ from scripts.tables import (OutputFolder, TablesError, load_published, mean_std,
 MIN_SPREAD, MIN_TOLERANCE = 0.5, 1.0   # points; see the module docstring
 
 
-def collect_runs(root: Path, dataset: str) -> dict:
+def collect_runs(root: Path, dataset: str, seeds: set | None = None) -> dict:
     """{(kind, setting, loss): [{seed, top1, epochs_run, schedule_epochs, metrics}]}: finished
-    runs from result.json, runs still going or cut short from metrics.jsonl (shown as partial)."""
+    runs from result.json, runs still going or cut short from metrics.jsonl (shown as partial).
+    `seeds`: only these seeds' runs (None: every seed)."""
     cells = defaultdict(list)
     pattern = run_path("", dataset, "*", "*", "*", "*") / "metrics.jsonl"
     for metrics in sorted(Path(root).glob(str(pattern))):
         run = read_run(metrics.parent)
         if run is not None:
             where = run.pop("where")
+            if seeds is not None and int(where.seed) not in seeds:
+                continue
             cells[(where.kind, where.setting, where.loss)].append(
                 {"seed": where.seed, "metrics": metrics, **run})
     return cells
@@ -195,9 +200,11 @@ def figure_cell(ours: list[dict], theirs: list[dict], published, out: OutputFold
 
 
 def write_all(runs: Path, official_runs: Path, dataset: str, out: OutputFolder,
-              figures: bool = True, losses: set | None = None) -> list[Path]:
-    """`losses`: only these losses' cells (a sweep root may hold other losses' runs too)."""
-    ours, theirs = collect_runs(runs, dataset), collect_runs(official_runs, dataset)
+              figures: bool = True, losses: set | None = None,
+              seeds: set | None = None) -> list[Path]:
+    """`losses`: only these losses' cells (a sweep root may hold other losses' runs too);
+    `seeds`: only these seeds' runs (so that both columns average the same noisy labels)."""
+    ours, theirs = collect_runs(runs, dataset, seeds), collect_runs(official_runs, dataset, seeds)
     if losses:
         ours = {k: v for k, v in ours.items() if k[2] in losses}
         theirs = {k: v for k, v in theirs.items() if k[2] in losses}
@@ -228,11 +235,20 @@ def main(argv=None) -> int:
     p.add_argument("--no-figures", action="store_true", help="the table only")
     p.add_argument("--losses", help="comma list: only these losses' cells (default: every loss "
                                     "either code has runs of)")
+    p.add_argument("--seeds", help="comma list: only these seeds' runs, e.g. the seeds both codes "
+                                   "ran, so each column averages the same noisy labels (default: "
+                                   "every seed either code has)")
     args = p.parse_args(argv)
     losses = set(args.losses.split(",")) if args.losses else None
     try:
+        seeds = {int(s) for s in args.seeds.split(",")} if args.seeds else None
+    except ValueError:
+        raise SystemExit(f"error: --seeds {args.seeds!r}: give integers separated by commas, "
+                         "e.g. --seeds 0,123") from None
+    try:
         written = write_all(args.runs, args.official_runs, args.dataset,
-                            OutputFolder(args.out, args.overwrite), not args.no_figures, losses)
+                            OutputFolder(args.out, args.overwrite), not args.no_figures, losses,
+                            seeds)
     except TablesError as e:
         raise SystemExit(f"error: {e}") from None
     print("\n".join(map(str, written)))

@@ -92,3 +92,27 @@ def test_losses_option_keeps_only_the_named_losses_cells(tmp_path):
                                   "--losses", "ce,nce"]) == 0
     md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
     assert "| sym 0.8 | ce |" in md and "ldr-kl" not in md
+
+
+def test_seeds_option_averages_both_columns_over_the_same_seeds(tmp_path):
+    """This project ran seeds 0, 123 and 515, the authors' code 0 and 123: --seeds 0,123 keeps
+    the unpaired seed out of this project's mean (84.0 would otherwise make it 42.67±29.27)."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    for seed, top1 in ((0, 20.0), (123, 24.0), (515, 84.0)):
+        write_run(ours, "sym", "0.8", "ce", seed, [80.0, top1])
+    for seed, top1 in ((0, 21.0), (123, 23.0)):
+        write_run(theirs, "sym", "0.8", "ce", seed, [80.0, top1])
+    base = ["--runs", str(ours), "--official-runs", str(theirs), "--no-figures"]
+    assert compare_official.main(base + ["--out", str(tmp_path / "all")]) == 0
+    assert "| 22.00±1.00 (n=2) | 42.67±29.27 (n=3) |" in (
+        tmp_path / "all" / "mnist_side_by_side.md").read_text()
+    assert compare_official.main(base + ["--out", str(tmp_path / "paired"), "--seeds", "0,123"]) == 0
+    md = (tmp_path / "paired" / "mnist_side_by_side.md").read_text()
+    assert "| 22.00±1.00 (n=2) | 22.00±2.00 (n=2) | project = authors' ≠ published |" in md
+
+
+def test_seeds_option_rejects_a_non_integer_in_one_line(tmp_path):
+    import pytest
+    with pytest.raises(SystemExit, match="--seeds '0,x': give integers"):
+        compare_official.main(["--runs", str(tmp_path), "--official-runs", str(tmp_path),
+                               "--out", str(tmp_path / "o"), "--seeds", "0,x"])
