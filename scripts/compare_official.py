@@ -49,6 +49,9 @@ from scripts.tables import (OutputFolder, TablesError, load_published, mean_std,
                             outside, save_figure)
 
 MIN_SPREAD, MIN_TOLERANCE = 0.5, 1.0   # points; see the module docstring
+# one code's seeds share its colour; the line style tells them apart (the same seed, and so the
+# same noisy labels, has the same style in both codes)
+SEED_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
 
 def collect_runs(root: Path, dataset: str, seeds: set | None = None) -> dict:
@@ -181,12 +184,14 @@ def figure_cell(ours: list[dict], theirs: list[dict], published, out: OutputFold
     import matplotlib.pyplot as plt
     kind, setting, loss = key
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    seeds = sorted({int(r["seed"]) for r in ours + theirs})
     for runs, label, colour in ((theirs, "authors' code", "tab:orange"),
                                 (ours, "this project", "tab:blue")):
         for r in runs:
+            style = SEED_LINESTYLES[min(seeds.index(int(r["seed"])), len(SEED_LINESTYLES) - 1)]
             curve = read_curve(r["metrics"])
-            ax.plot(range(1, len(curve) + 1), curve, color=colour, marker="." if len(curve) < 3
-                    else None, label=f"{label}, seed {r['seed']}", alpha=0.9)
+            ax.plot(range(1, len(curve) + 1), curve, color=colour, ls=style, marker="."
+                    if len(curve) < 3 else None, label=f"{label}, seed {r['seed']}", alpha=0.9)
     if published is not None:
         m, s = published
         ax.axhspan(m - s, m + s, color="grey", alpha=0.25)

@@ -116,3 +116,18 @@ def test_seeds_option_rejects_a_non_integer_in_one_line(tmp_path):
     with pytest.raises(SystemExit, match="--seeds '0,x': give integers"):
         compare_official.main(["--runs", str(tmp_path), "--official-runs", str(tmp_path),
                                "--out", str(tmp_path / "o"), "--seeds", "0,x"])
+
+
+def test_a_seed_has_one_line_style_in_both_codes_curves(tmp_path, monkeypatch):
+    """Colour tells the codes apart, line style the seeds: seed 123 (the same noisy labels in
+    both codes) is dashed in both even though the authors' code has no seed-0 run."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    for seed in (0, 123):
+        write_run(ours, "sym", "0.8", "ce", seed, [80.0, 23.0])
+    write_run(theirs, "sym", "0.8", "ce", 123, [81.0, 24.5])
+    figures = []
+    monkeypatch.setattr(compare_official, "save_figure", lambda fig, out, name: figures.append(fig) or [])
+    compare_official.write_all(ours, theirs, "mnist", tables.OutputFolder(tmp_path / "out", False))
+    styles = {line.get_label(): line.get_linestyle() for line in figures[0].axes[0].get_lines()}
+    assert styles["authors' code, seed 123"] == styles["this project, seed 123"] == "--"
+    assert styles["this project, seed 0"] == "-"
