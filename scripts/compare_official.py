@@ -9,7 +9,8 @@ verdict, and both codes' per-epoch curves in one figure per cell.
 Both run roots use the sweep layout <root>/<dataset>/<kind>/<rate>/<loss>/seed<S>/ (this
 project's runs from scripts/sweep.py, the authors' from scripts/official_apl.py --runs). A cell
 is the last-epoch test top-1, mean ± std (ddof 0) over the seeds that ran (--seeds: only the
-named ones; give the seeds both codes ran so that both means cover the same noisy labels).
+named ones; --paired: per cell, only the seeds both codes ran, so that both means cover the
+same noisy labels).
 Verdicts:
 
   all agree                        this project ≈ the authors' code ≈ published
@@ -69,6 +70,20 @@ def collect_runs(root: Path, dataset: str, seeds: set | None = None) -> dict:
             cells[(where.kind, where.setting, where.loss)].append(
                 {"seed": where.seed, "metrics": metrics, **run})
     return cells
+
+
+def paired(ours: dict, theirs: dict) -> tuple[dict, dict]:
+    """Each cell that both codes ran keeps only the seeds both ran (the same noisy labels in
+    both columns); a cell only one code ran is kept whole."""
+    ours, theirs = dict(ours), dict(theirs)
+    for key in set(ours) & set(theirs):
+        common = {r["seed"] for r in ours[key]} & {r["seed"] for r in theirs[key]}
+        ours[key] = [r for r in ours[key] if r["seed"] in common]
+        theirs[key] = [r for r in theirs[key] if r["seed"] in common]
+        for side in (ours, theirs):
+            if not side[key]:
+                del side[key]
+    return ours, theirs
 
 
 def read_run(folder: Path) -> dict | None:
@@ -206,10 +221,13 @@ def figure_cell(ours: list[dict], theirs: list[dict], published, out: OutputFold
 
 def write_all(runs: Path, official_runs: Path, dataset: str, out: OutputFolder,
               figures: bool = True, losses: set | None = None,
-              seeds: set | None = None) -> list[Path]:
+              seeds: set | None = None, pair: bool = False) -> list[Path]:
     """`losses`: only these losses' cells (a sweep root may hold other losses' runs too);
-    `seeds`: only these seeds' runs (so that both columns average the same noisy labels)."""
+    `seeds`: only these seeds' runs; `pair`: per cell, only the seeds both codes ran (either
+    way both columns average the same noisy labels)."""
     ours, theirs = collect_runs(runs, dataset, seeds), collect_runs(official_runs, dataset, seeds)
+    if pair:
+        ours, theirs = paired(ours, theirs)
     if losses:
         ours = {k: v for k, v in ours.items() if k[2] in losses}
         theirs = {k: v for k, v in theirs.items() if k[2] in losses}
@@ -243,6 +261,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", help="comma list: only these seeds' runs, e.g. the seeds both codes "
                                    "ran, so each column averages the same noisy labels (default: "
                                    "every seed either code has)")
+    p.add_argument("--paired", action="store_true",
+                   help="per cell, only the seeds both codes ran (table and figures)")
     args = p.parse_args(argv)
     losses = set(args.losses.split(",")) if args.losses else None
     try:
@@ -253,7 +273,7 @@ def main(argv=None) -> int:
     try:
         written = write_all(args.runs, args.official_runs, args.dataset,
                             OutputFolder(args.out, args.overwrite), not args.no_figures, losses,
-                            seeds)
+                            seeds, args.paired)
     except TablesError as e:
         raise SystemExit(f"error: {e}") from None
     print("\n".join(map(str, written)))

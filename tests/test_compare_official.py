@@ -131,3 +131,23 @@ def test_a_seed_has_one_line_style_in_both_codes_curves(tmp_path, monkeypatch):
     styles = {line.get_label(): line.get_linestyle() for line in figures[0].axes[0].get_lines()}
     assert styles["authors' code, seed 123"] == styles["this project, seed 123"] == "--"
     assert styles["this project, seed 0"] == "-"
+
+
+def test_paired_keeps_per_cell_only_the_seeds_both_codes_ran(tmp_path):
+    """CE: both codes ran 0, 123, 515; NCE+RCE: the authors' code only 0 and 123; MAE: only
+    this project. --paired drops this project's NCE+RCE seed 515 (80.0) and nothing else."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    for seed, top1 in ((0, 20.0), (123, 24.0), (515, 22.0)):
+        write_run(ours, "sym", "0.8", "ce", seed, [top1])
+        write_run(theirs, "sym", "0.8", "ce", seed, [top1 - 1])
+    for seed, top1 in ((0, 66.0), (123, 68.0), (515, 80.0)):
+        write_run(ours, "sym", "0.8", "nce+rce", seed, [top1])
+    for seed in (0, 123):
+        write_run(theirs, "sym", "0.8", "nce+rce", seed, [67.0])
+    write_run(ours, "sym", "0.8", "mae", 0, [60.0])
+    assert compare_official.main(["--runs", str(ours), "--official-runs", str(theirs), "--out",
+                                  str(tmp_path / "out"), "--no-figures", "--paired"]) == 0
+    md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
+    assert "| ce | 47.08±1.15 | 21.00±1.63 (n=3) | 22.00±1.63 (n=3) |" in md
+    assert "| nce+rce | 75.18±1.19 | 67.00±0.00 (n=2) | 67.00±1.00 (n=2) |" in md
+    assert "| mae | 21.27±0.03 | – | 60.00 (n=1) | no authors' run |" in md
