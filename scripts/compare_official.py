@@ -74,15 +74,18 @@ def collect_runs(root: Path, dataset: str, seeds: set | None = None) -> dict:
 
 def paired(ours: dict, theirs: dict) -> tuple[dict, dict]:
     """Each cell that both codes ran keeps only the seeds both ran (the same noisy labels in
-    both columns); a cell only one code ran is kept whole."""
+    both columns); a cell only one code ran is kept whole; a cell with no seed in common is
+    left out, and says so on stderr."""
     ours, theirs = dict(ours), dict(theirs)
-    for key in set(ours) & set(theirs):
+    for key in sorted(set(ours) & set(theirs)):
         common = {r["seed"] for r in ours[key]} & {r["seed"] for r in theirs[key]}
+        if not common:
+            print(f"--paired: {' '.join(key)} has no seed both codes ran; left out",
+                  file=sys.stderr)
+            del ours[key], theirs[key]
+            continue
         ours[key] = [r for r in ours[key] if r["seed"] in common]
         theirs[key] = [r for r in theirs[key] if r["seed"] in common]
-        for side in (ours, theirs):
-            if not side[key]:
-                del side[key]
     return ours, theirs
 
 

@@ -151,3 +151,16 @@ def test_paired_keeps_per_cell_only_the_seeds_both_codes_ran(tmp_path):
     assert "| ce | 47.08±1.15 | 21.00±1.63 (n=3) | 22.00±1.63 (n=3) |" in md
     assert "| nce+rce | 75.18±1.19 | 67.00±0.00 (n=2) | 67.00±1.00 (n=2) |" in md
     assert "| mae | 21.27±0.03 | – | 60.00 (n=1) | no authors' run |" in md
+
+
+def test_paired_says_which_cell_it_leaves_out_for_want_of_a_common_seed(tmp_path, capsys):
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    write_run(ours, "sym", "0.8", "ce", 0, [23.0])
+    write_run(theirs, "sym", "0.8", "ce", 123, [22.0])
+    write_run(ours, "sym", "0.8", "nce", 0, [84.0])
+    write_run(theirs, "sym", "0.8", "nce", 0, [84.2])
+    assert compare_official.main(["--runs", str(ours), "--official-runs", str(theirs), "--out",
+                                  str(tmp_path / "out"), "--no-figures", "--paired"]) == 0
+    assert "--paired: sym 0.8 ce has no seed both codes ran; left out" in capsys.readouterr().err
+    md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
+    assert "| nce |" in md and "| ce |" not in md
