@@ -40,6 +40,8 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--recipe", help="a named recipe of the config's `recipes:` table, e.g. "
+                                    "release (configs/base/mnist.yaml); unset: the config's own")
     p.add_argument("--train-subset", type=int, help="train on a fixed random subset of N samples")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--force-resume", action="store_true",
@@ -82,7 +84,7 @@ def main(argv=None) -> int:
         notes = []
         cfg = load_config(config_path(args), overrides={
             "dataset.root": args.data_root, "out": args.out, "train.epochs": args.epochs,
-            "noise.rate": args.noise_rate, "train.seed": args.seed,
+            "noise.rate": args.noise_rate, "train.seed": args.seed, "recipe": args.recipe,
             "dataset.train_subset": args.train_subset}, sets=args.set, notes=notes)
         # cfg keeps the device as configured ("auto"), so a run resumes on another number of
         # processes; the device this process uses is passed on its own

@@ -6,6 +6,11 @@ parent's (so it must name its loss; one that does not is an error saying so). Ev
 in SCHEMA, except the free-form loss parameters under `loss:`, which are checked against the
 chosen loss's own parameters.
 Overrides use dotted keys: `--set optim.lr=0.05 loss.alpha=10` (values parsed as YAML).
+
+A recipe is a named set of values from the config's `recipes:` table (configs/base/mnist.yaml
+holds the MNIST ones): `recipe: release` (or `--recipe release`) applies that entry over the
+file's values; explicit overrides still win. `paper`, the default, is the file's own values.
+The resolved config keeps the name (`recipe`) and the values, not the table.
 """
 from __future__ import annotations
 
@@ -130,6 +135,9 @@ SCHEMA: dict[str, Field] = {
                            help="under torchrun: BatchNorm statistics over the whole batch of "
                                 "all processes (as in one process) instead of each process's "
                                 "share (see engine/distributed.py)"),
+    # --- the recipe: a named entry of the config's `recipes:` table ---
+    "recipe": Field(str, "paper", help="paper: the config's own values; another name applies "
+                                       "that entry of the config's `recipes:` table"),
     # --- output ---
     "out": Field(str, None, nullable=True, help="run directory (null: runs/<derived name>)"),
 }
@@ -141,11 +149,15 @@ RESUME_MAY_DIFFER = {"dataset.root", "dataset.test_root", "dataset.download", "o
                      "dataset.workers", "train.threads", "train.device", "noise.label_file"}
 
 
+# Top-level entries that hold tables of dotted keys, consumed while resolving a config.
+TABLES = ("per_rate", "recipes")
+
+
 def flatten(tree: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if dotted == "per_rate":
+        if dotted in TABLES:
             flat[dotted] = value
         elif isinstance(value, dict) and dotted != "loss" and not dotted.startswith("loss."):
             flat.update(flatten(value, dotted + "."))
@@ -345,6 +357,7 @@ def resolve_config(path: str | Path | None = None, overrides: dict | None = None
     explicit.update({k: v for k, v in (overrides or {}).items() if v is not None})
     flat.update(explicit)
     apply_per_rate(flat, explicit)
+    apply_recipe(flat, explicit, path)
     resolved = validate(flat)
     note = defaults_note(flat)
     if note and notes is not None:
@@ -367,6 +380,38 @@ def apply_per_rate(flat: dict, explicit: dict) -> None:
     except (TypeError, ValueError):
         raise ConfigError("'per_rate' keys and noise.rate must be numbers") from None
     for key, value in entries.get(rate, {}).items():
+        if key not in explicit:
+            flat[key] = value
+
+
+PAPER_RECIPE = "paper"
+
+
+def apply_recipe(flat: dict, explicit: dict, path) -> None:
+    """`recipe: NAME` applies the entry NAME of the `recipes:` table (dotted keys to values)
+    over the file's values; explicit --set/CLI values still win. A resolved config.yaml (every
+    schema key present, the table gone) already holds its recipe's values and is left as is."""
+    table = flat.pop("recipes", None)
+    name = flat.get("recipe", PAPER_RECIPE)
+    if table is not None and (not isinstance(table, dict) or
+                              not all(isinstance(v, dict) for v in table.values())):
+        raise ConfigError("'recipes' must map a recipe name to a mapping of dotted keys to "
+                          "values, e.g. recipes: {release: {optim.weight_decay: 0.01}}")
+    if name == PAPER_RECIPE:
+        return
+    if not isinstance(name, str):
+        raise ConfigError(f"config key 'recipe' must be a recipe name, got {name!r}")
+    if table is None and "recipe" not in explicit and set(SCHEMA) <= set(flat):
+        return
+    available = [PAPER_RECIPE, *sorted(table or {})]
+    if name not in (table or {}):
+        where = f"config {path}" if path is not None else "the config"
+        raise ConfigError(f"{where} has no recipe {name!r}{closest(name, available)} (its "
+                          f"recipes: {', '.join(available)}); pick one of them")
+    for key, value in flatten(table[name]).items():
+        if key in ("recipe", *TABLES) or not (key in SCHEMA or is_loss_param(key)):
+            raise ConfigError(f"recipe {name!r} sets {key!r}, which is not a config key"
+                              f"{closest(key, SCHEMA)}")
         if key not in explicit:
             flat[key] = value
 

@@ -125,6 +125,8 @@ def params(dataset: str, kind: str, loss: str) -> list[tuple]:
                     ("beta", 0.1, "D18")],
         }
         out += table.get(loss, [])
+    if dataset == "mnist" and loss in RELEASE_LOSS_SETTINGS:
+        out.append(release_entry(kind, loss))
     # Remaining pairs run with the [SUB] CLI defaults alpha = beta = 1 (q 0.7).
     keys = {k for k, *_ in out}
     if "+" in loss:
@@ -135,6 +137,24 @@ def params(dataset: str, kind: str, loss: str) -> list[tuple]:
     if ("gce" in parts or "ngce" in parts) and "q" not in keys:
         out.append(("q", 0.7, "[SUB] --q default, used by the scripts (D17)"))
     return out
+
+
+# The authors' release configs ([HEAD] configs/mnist/<kind>/<loss>.yaml) where their loss settings
+# differ from the paper configs (spec §4.2): recipe `release-full` of configs/base/mnist.yaml
+# applies them, `release` does not (its optimiser only). Values per kind, or one for both.
+RELEASE_LOSS_SETTINGS = {
+    "nce": {"loss.scale": 10.0},
+    "ngce": {"sym": {"loss.q": 0.1, "loss.scale": 10.0}, "asym": {"loss.q": 0.1}},
+    "nce+mae": {"asym": {"loss.beta": 10.0}},
+    "ngce+rce": {"loss.beta": 10.0}, "ngce+mae": {"loss.beta": 10.0},
+}
+
+
+def release_entry(kind: str, loss: str) -> tuple:
+    values = RELEASE_LOSS_SETTINGS[loss]
+    values = values.get(kind, {}) if "sym" in values or "asym" in values else values
+    return ("recipes", {"release-full": values},
+            "[HEAD] configs/mnist: recipe release-full (spec §4.2)")
 
 
 def followup_params(dataset: str, loss: str) -> list[tuple]:
@@ -268,7 +288,7 @@ def render(dataset: str, kind: str, loss: str) -> str:
              "loss:",
              f"  name: {NEWER_NAMES.get(loss, loss)}"]
     for key, value, note in entries:
-        if key in ("per_rate", "epochs") or "." in key:
+        if key in ("per_rate", "epochs", "recipes") or "." in key:
             continue
         lines.append(f"  {key}: {yaml_value(value)}".ljust(29) + f"# {note}")
     blocks: dict = {}
@@ -282,8 +302,8 @@ def render(dataset: str, kind: str, loss: str) -> str:
     for key, value, note in entries:
         if key == "epochs":
             lines += ["train:", f"  epochs: {value}".ljust(29) + f"# {note}"]
-        if key == "per_rate":
-            lines.append(f"per_rate:                    # {note}")
+        if key in ("per_rate", "recipes") and value and any(value.values()):
+            lines.append(f"{key}:".ljust(29) + f"# {note}")
             for r, sets in value.items():
                 lines.append(f"  {r}:")
                 lines += [f"    {k}: {yaml_value(v)}" for k, v in sets.items()]

@@ -59,6 +59,26 @@ COMPAT_FIXES = [
      "_cifar.check_integrity = lambda *args, **kwargs: True\n",
      "torchvision's CIFAR md5 check rejects the locally prepared pickles"),
 ]
+# Their train() hard-codes MNIST's weight decay (1e-3) and builds SGD without Nesterov, for
+# every dataset. A config that asks otherwise (the authors' release recipe: 1e-2 with Nesterov,
+# configs/base/mnist.yaml) is run by editing those two statements in the temporary copy, like
+# the compatibility fixes; result.json lists each edit under `departures`.
+MNIST_WEIGHT_DECAY = "eta_min = 0.001\n        args.l2_reg = 1e-3\n"
+SGD_CALL = ("momentum=0.9,\n                                         weight_decay=args.l2_reg)\n\n"
+            "    fixed_cnn_scheduler = CosineAnnealingLR")
+# What their train() fixes per dataset and no flag or edit above changes: a config that differs
+# is refused, so a run is never recorded under a setting it did not train with.
+THEIR_FIXED = {
+    "mnist": {"train.epochs": 50, "schedule.eta_min": 0.001, "model.name": "cnn4"},
+    "cifar10": {"train.epochs": 120, "schedule.eta_min": 0.0, "model.name": "cnn8"},
+    "cifar100": {"train.epochs": 200, "schedule.eta_min": 0.0, "model.name": "resnet34",
+                 "optim.lr": 0.1},
+}
+NLNL_EPOCHS = {"mnist": 720, "cifar10": 1000, "cifar100": 2000}
+THEIR_COMMON = {"optim.momentum": 0.9, "schedule.name": "cosine", "train.amp": "none",
+                "dataset.train_subset": None, "dataset.noisy_val_fraction": 0.0,
+                "noise.variant": "reference", "noise.seed": None,
+                "optim.l1": 0.0, "optim.lr_after_warmup": None, "loss.warmup_epochs": 0}
 # The module names the authors' files import each other by; ours ("train") must not clash.
 REFERENCE_MODULES = ("loss", "model", "dataset", "train_util", "train", "utils", "utils.utils")
 
@@ -89,34 +109,78 @@ def archive_dir() -> Path:
     return ARCHIVE
 
 
-_PATCHED: Path | None = None
+_PATCHED: dict[tuple, Path] = {}
 
 
-def patched_copy() -> Path:
-    """The archive copied once per process into a temporary folder, with COMPAT_FIXES applied.
-    Each fix must match exactly once, so a changed archive fails loudly instead of silently."""
-    global _PATCHED
-    if _PATCHED is not None:
-        return _PATCHED
+def patched_copy(edits: tuple = ()) -> Path:
+    """The archive copied once per process (and per set of `edits`) into a temporary folder,
+    with COMPAT_FIXES and then `edits` (the same (file, text, replacement, why) form) applied.
+    Each must match exactly once, so a changed archive fails loudly instead of silently."""
+    edits = tuple(edits)
+    if edits in _PATCHED:
+        return _PATCHED[edits]
     dest = Path(tempfile.mkdtemp(prefix="official-apl-")) / "archive"
     atexit.register(shutil.rmtree, dest.parent, ignore_errors=True)
     shutil.copytree(archive_dir(), dest, ignore=shutil.ignore_patterns("__pycache__"))
-    for name, text, replacement, why in COMPAT_FIXES:
+    for name, text, replacement, why in COMPAT_FIXES + list(edits):
         path = dest / name
         source = path.read_text()
         if source.count(text) != 1:
-            raise ReferenceMissing(f"compatibility fix for {name} ({why}) expects {text!r} "
-                                   f"exactly once; the archive at {ARCHIVE} has changed")
+            raise ReferenceMissing(f"edit of {name} ({why}) expects {text!r} exactly once; the "
+                                   f"archive at {ARCHIVE} has changed")
         path.write_text(source.replace(text, replacement))
-    _PATCHED = dest
+    _PATCHED[edits] = dest
     return dest
 
 
+def optimiser_edits(cfg: dict) -> list[tuple]:
+    """The edits of their train.py that make it use this config's weight decay (MNIST, where
+    it is hard-coded) and Nesterov momentum; none for the paper-era recipe."""
+    edits = []
+    wd = cfg["optim.weight_decay"]
+    if cfg["dataset.name"] == "mnist" and wd != 1e-3:
+        edits.append(("train.py", MNIST_WEIGHT_DECAY, MNIST_WEIGHT_DECAY.replace("1e-3", repr(wd)),
+                      f"MNIST weight decay {wd!r} instead of the hard-coded 1e-3"))
+    if cfg["optim.nesterov"]:
+        edits.append(("train.py", SGD_CALL, SGD_CALL.replace("weight_decay=args.l2_reg)",
+                                                             "weight_decay=args.l2_reg, nesterov=True)"),
+                      "SGD with Nesterov momentum (their code has none)"))
+    return edits
+
+
+def check_expressible(cfg: dict) -> None:
+    """Refuse a config whose setting their train() cannot run (it would silently train
+    another one), naming the key, their value and the fix."""
+    dataset = cfg["dataset.name"]
+    fixed = {**THEIR_COMMON, **THEIR_FIXED.get(dataset, {})}
+    if cfg["loss.name"] == "nlnl" and dataset in NLNL_EPOCHS:
+        fixed["train.epochs"] = NLNL_EPOCHS[dataset]
+    if cfg["optim.grad_clip"] is None:
+        raise SystemExit("error: the authors' code always clips the gradient norm; set "
+                         "optim.grad_clip to a number (the paper's 5.0)")
+    for key, theirs in fixed.items():
+        if cfg.get(key, theirs) != theirs:
+            raise SystemExit(f"error: the authors' code cannot run {key}={cfg[key]!r} (it "
+                             f"hard-codes {theirs!r} for {dataset}); drop that setting, or use "
+                             f"--stop-after N to stop early with their schedule unchanged")
+    extra = sorted(set(loss_kwargs_of(cfg)) - {"alpha", "beta", "q", "gamma", "scale",
+                                                "normalizer", "ln_neg", "A", "prob_clamp"})
+    options = [k for k in extra if cfg[f"loss.{k}"] not in (None, 0, 0.0)]
+    if options:
+        raise SystemExit(f"error: the authors' code has no loss option {', '.join(options)}; "
+                         f"drop loss.{options[0]} to run it")
+
+
+def loss_kwargs_of(cfg: dict) -> dict:
+    from engine.config import loss_kwargs
+    return loss_kwargs(cfg)
+
+
 @contextlib.contextmanager
-def reference_namespace():
+def reference_namespace(edits: tuple = ()):
     """Import the authors' modules by their own names, then give those names back: this
     project's `train` module and theirs never meet in sys.modules."""
-    path = str(patched_copy())
+    path = str(patched_copy(edits))
     saved = {name: sys.modules.pop(name) for name in REFERENCE_MODULES if name in sys.modules}
     sys.path.insert(0, path)
     try:
@@ -128,9 +192,10 @@ def reference_namespace():
         sys.modules.update(saved)
 
 
-def import_reference(*names: str):
-    """The authors' modules ("loss", "model", "dataset", ...), freshly imported with the fixes."""
-    with reference_namespace():
+def import_reference(*names: str, edits: tuple = ()):
+    """The authors' modules ("loss", "model", "dataset", ...), freshly imported with the fixes
+    (and `edits`, see optimiser_edits)."""
+    with reference_namespace(tuple(edits)):
         modules = [importlib.import_module(name) for name in names]
     return modules[0] if len(modules) == 1 else modules
 
@@ -150,7 +215,7 @@ def working_directory(path: Path):
         os.chdir(old)
 
 
-def import_reference_train(argv: list[str], workdir: Path):
+def import_reference_train(argv: list[str], workdir: Path, edits: tuple = ()):
     """Their train.py parses sys.argv and makes logs/ and checkpoints/ in the working directory
     when imported; both are pointed at `workdir` for the import."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +223,7 @@ def import_reference_train(argv: list[str], workdir: Path):
     sys.argv = ["train.py", *argv]
     try:
         with working_directory(workdir):
-            return import_reference("train")
+            return import_reference("train", edits=edits)
     finally:
         sys.argv = old_argv
 
@@ -197,7 +262,8 @@ def reference_argv(cfg: dict, data_path: Path, workers: int = 0) -> list[str]:
             "--beta", repr(cfg.get("loss.beta", 1.0)), "--q", repr(cfg.get("loss.q", 0.7)),
             "--gamma", repr(cfg.get("loss.gamma", 2.0)), "--data_path", str(data_path),
             "--data_nums_workers", str(workers), "--batch_size", str(cfg["train.batch_size"]),
-            "--lr", repr(cfg["optim.lr"]), "--run_version", "harness"]
+            "--lr", repr(cfg["optim.lr"]), "--l2_reg", repr(cfg["optim.weight_decay"]),
+            "--grad_bound", repr(cfg["optim.grad_clip"]), "--run_version", "harness"]
     return argv + (["--asym"] if kind == "asymmetric" else [])
 
 
@@ -331,12 +397,14 @@ def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = Fals
     from engine.config import to_yaml
     if threads:
         torch.set_num_threads(threads)
+    check_expressible(cfg)
     out = out.resolve()  # their train.py runs in `work`; every path handed to it is absolute
     out.mkdir(parents=True, exist_ok=True)
     work = out / "official_work"   # their logs/ and checkpoints/ (history pickles)
     data_path = link_data(Path(cfg["dataset.root"]).resolve(), work / "data")
     argv = reference_argv(cfg, data_path)
-    module = import_reference_train(argv, work)
+    edits = optimiser_edits(cfg)
+    module = import_reference_train(argv, work, tuple(edits))
     harness = Harness(module, cfg, out, stop_after, resume)
     module.model_eval = harness.model_eval(module.model_eval)
     module.train_fixed = harness.train_fixed(module.train_fixed)
@@ -344,13 +412,14 @@ def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = Fals
     write_text_atomic(out / "config.yaml", to_yaml(cfg))
     t0 = time.time()
     stopped = run_their_train(module, work)
-    result = build_result(harness, argv, module.args.epoch, stopped, time.time() - t0, threads)
+    result = build_result(harness, argv, edits, module.args.epoch, stopped, time.time() - t0,
+                          threads)
     write_json_atomic(out / "result.json", result)
     return result
 
 
-def build_result(harness: Harness, argv, schedule_epochs: int, stopped: bool, seconds: float,
-                 threads) -> dict:
+def build_result(harness: Harness, argv, edits, schedule_epochs: int, stopped: bool,
+                 seconds: float, threads) -> dict:
     import torch
     history = harness.history
     last = history[-1]
@@ -360,6 +429,8 @@ def build_result(harness: Harness, argv, schedule_epochs: int, stopped: bool, se
         "code": CODE_NAME,
         "source": str(ARCHIVE),
         "compat_fixes": [why for _, _, _, why in COMPAT_FIXES],
+        "recipe": harness.cfg["recipe"],
+        "edits": [why for _, _, _, why in edits],  # beyond the fixes: the recipe's optimiser
         "epochs_run": last["epoch"], "schedule_epochs": schedule_epochs,
         "last": {"epoch": last["epoch"], "test_top1": last["test_top1"],
                  "test_top5": last["test_top5"]},
@@ -406,7 +477,7 @@ def time_training_steps(cfg: dict, data_root: Path, warmup: int, steps: int,
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         argv = reference_argv(cfg, link_data(Path(data_root).resolve(), work / "data"), workers)
-        module = import_reference_train(argv, work)
+        module = import_reference_train(argv, work, tuple(optimiser_edits(cfg)))
         original = module.DatasetGenerator
         timers = []
 
@@ -431,6 +502,11 @@ def main(argv=None) -> int:
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed (also the noise seed)")
     p.add_argument("--data-root", default="data", help="a folder made by prepare.py")
+    p.add_argument("--recipe", help="a recipe of the config's `recipes:` table (configs/base/"
+                                    "mnist.yaml: release = weight decay 1e-2 + Nesterov)")
+    p.add_argument("--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE",
+                   help="override config keys their command line or the harness can follow "
+                        "(optim.weight_decay, optim.nesterov, optim.lr, loss parameters)")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--runs", type=Path, help="root of the sweep layout to write into")
     group.add_argument("--out", type=Path, help="the run directory itself")
@@ -442,8 +518,8 @@ def main(argv=None) -> int:
     from engine.experiment import load_config
     from engine.rundir import run_dir  # the sweep's layout, so tables.py reads both alike
     cfg = load_config(args.config, overrides={"noise.rate": args.noise_rate,
-                                              "train.seed": args.seed,
-                                              "dataset.root": args.data_root})
+                                              "train.seed": args.seed, "recipe": args.recipe,
+                                              "dataset.root": args.data_root}, sets=args.set)
     out = args.out or run_dir(args.runs, cfg)
     done = out / "result.json"
     if done.is_file() and json.loads(done.read_text()).get("status") == "finished":

@@ -35,6 +35,54 @@ def test_per_rate_values_apply_only_at_their_rate():
     assert load_config(path, overrides={"noise.rate": 0.4}, sets=["loss.alpha=2"])["loss.alpha"] == 2
 
 
+def test_recipes_apply_their_values_and_explicit_overrides_win():
+    """configs/base/mnist.yaml: release = the [HEAD] optimiser (wd 1e-2, Nesterov);
+    release-full adds the loss settings of the [HEAD] config of that loss (NCE scale 10)."""
+    path = REPO / "configs/mnist/sym/nce.yaml"
+    paper = load_config(path)
+    assert (paper["recipe"], paper["optim.weight_decay"], paper["optim.nesterov"]) == (
+        "paper", 1e-3, False) and "loss.scale" not in paper
+    release = load_config(path, overrides={"recipe": "release"})
+    assert (release["recipe"], release["optim.weight_decay"], release["optim.nesterov"]) == (
+        "release", 1e-2, True) and "loss.scale" not in release
+    full = load_config(path, overrides={"recipe": "release-full"})
+    assert (full["optim.weight_decay"], full["loss.scale"]) == (1e-2, 10.0)
+    # only the keys a recipe names change
+    assert {k for k in paper if paper[k] != release.get(k)} == {
+        "recipe", "optim.weight_decay", "optim.nesterov"}
+    mine = load_config(path, overrides={"recipe": "release"}, sets=["optim.weight_decay=5e-3"])
+    assert (mine["optim.weight_decay"], mine["optim.nesterov"]) == (5e-3, True)
+    # a loss whose [HEAD] config matches the paper config: release-full = release
+    ce = [load_config(REPO / "configs/mnist/sym/ce.yaml", overrides={"recipe": r})
+          for r in ("release", "release-full")]
+    assert {k for k in ce[0] if ce[0][k] != ce[1][k]} == {"recipe"}
+
+
+def test_an_unknown_recipe_is_refused_with_the_available_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"has no recipe 'relase'; did you mean 'release'\? "
+                                          r"\(its recipes: paper, release, release-full\)"):
+        load_config(REPO / "configs/mnist/sym/ce.yaml", overrides={"recipe": "relase"})
+    with pytest.raises(ConfigError, match=r"has no recipe 'release' \(its recipes: paper\)"):
+        load_config(REPO / "configs/cifar10/sym/ce.yaml", overrides={"recipe": "release"})
+    bad = write(tmp_path, "dataset: {name: mnist}\nrecipes: {fast: {optim.lrr: 1}}\n")
+    with pytest.raises(ConfigError, match="recipe 'fast' sets 'optim.lrr', which is not a config "
+                                          "key; did you mean 'optim.lr'"):
+        load_config(bad, overrides={"recipe": "fast"})
+
+
+def test_a_resolved_config_keeps_its_recipe_values(tmp_path):
+    """config.yaml of a run (every key, no table) resumes as it was: a value the user set over
+    the recipe is not put back to the recipe's."""
+    from engine.config import to_yaml
+    cfg = load_config(REPO / "configs/mnist/sym/nce.yaml", overrides={"recipe": "release"},
+                      sets=["optim.weight_decay=5e-3"])
+    saved = write(tmp_path, to_yaml(cfg), "config.yaml")
+    assert load_config(saved) == cfg
+    # a hand-written config naming a recipe without a table is not mistaken for one
+    with pytest.raises(ConfigError, match="has no recipe 'release'"):
+        load_config(write(tmp_path, "dataset: {name: mnist}\nrecipe: release\n"))
+
+
 @pytest.mark.parametrize("text,match", [
     ("dataset: {name: mnist}\noptim: {lr: 0.1, wieght_decay: 0.1}\n",
      "unknown config key 'optim.wieght_decay'; did you mean 'optim.weight_decay'"),

@@ -220,13 +220,21 @@ def their_training(tmp_path, cfg, dataset, batches, init, stop_after=None):
     """Their train() itself (optimiser, weight decay, clipping, schedule and loop), fed our
     batches and our initial weights in place of its data set and its fresh model."""
     argv = official_apl.reference_argv(cfg, data_path=tmp_path / "data")
-    module = official_apl.import_reference_train(argv, tmp_path)
+    module = official_apl.import_reference_train(argv, tmp_path,
+                                                 tuple(official_apl.optimiser_edits(cfg)))
     loaders = {"train_dataset": Loader(batches), "test_dataset": [batches[0]]}
     module.DatasetGenerator = lambda **kwargs: types.SimpleNamespace(getDataLoader=lambda: loaders)
     model = ref_model.SCEModel(type=dataset)
     model.load_state_dict(init)
     module.SCEModel = lambda type: model
-    epochs_done = []
+    epochs_done, optimizers, sgd = [], [], module.torch.optim.SGD
+
+    def optimizer(*args, **kwargs):  # their SGD, kept to check what it was built with
+        optimizers.append(sgd(*args, **kwargs))
+        return optimizers[-1]
+
+    module.torch = types.SimpleNamespace(**{**vars(module.torch), "optim": types.SimpleNamespace(
+        **{**vars(module.torch.optim), "SGD": optimizer})})
 
     def dump(history, handle, protocol=None):  # their epoch end
         epochs_done.append(len(history["test_acc"]))
@@ -235,7 +243,7 @@ def their_training(tmp_path, cfg, dataset, batches, init, stop_after=None):
 
     module.pickle = types.SimpleNamespace(dump=dump, HIGHEST_PROTOCOL=5)
     official_apl.run_their_train(module, tmp_path)
-    return model, epochs_done[-1], module.args
+    return model, epochs_done[-1], module.args, optimizers[0]
 
 
 def our_training(cfg, factory, batches, init, epochs):
@@ -256,25 +264,38 @@ def our_training(cfg, factory, batches, init, epochs):
     return model, optimizer
 
 
-TRAINING_CASES = [("mnist", loss, None) for loss in
+TRAINING_CASES = [("mnist", loss, None, "paper") for loss in
                   ("ce", "gce", "mae", "nce", "nce+rce", "nfl+mae")]
-TRAINING_CASES += [("cifar10", loss, 3) for loss in ("ce", "nce+rce")]
+TRAINING_CASES += [("cifar10", loss, 3, "paper") for loss in ("ce", "nce+rce")]
+# The authors' release recipe (weight decay 1e-2, Nesterov), run through the harness's edits of
+# their train.py; release-full adds NCE's scale 10 (their --alpha).
+TRAINING_CASES += [("mnist", "nce", None, "release"), ("mnist", "nce+rce", 5, "release"),
+                   ("mnist", "nce", 5, "release-full")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset,loss,stop_after", TRAINING_CASES)
-def test_training_equals_the_authors_train(tmp_path, dataset, loss, stop_after):
+@pytest.mark.parametrize("dataset,loss,stop_after,recipe", TRAINING_CASES)
+def test_training_equals_the_authors_train(tmp_path, dataset, loss, stop_after, recipe):
     """MNIST: their whole 50-epoch schedule over 2 batches an epoch (100 steps, lr from 0.01
     down to eta_min 0.001). CIFAR-10: the first 3 epochs of their 120-epoch schedule."""
     factory, shape = MODELS[dataset]
     cfg = load_config(REPO / "configs" / dataset / "sym" / f"{loss}.yaml",
-                      overrides={"noise.rate": 0.8 if dataset == "mnist" else 0.4})
+                      overrides={"noise.rate": 0.8 if dataset == "mnist" else 0.4,
+                                 "recipe": recipe})
     batches = fixed_batches(shape, 2 if dataset == "mnist" else 1, 32 if dataset == "mnist" else 8)
     torch.manual_seed(7)
     init = ref_model.SCEModel(type=dataset).state_dict()
-    theirs, epochs, args = their_training(tmp_path, cfg, dataset, batches, init, stop_after)
+    theirs, epochs, args, their_sgd = their_training(tmp_path, cfg, dataset, batches, init,
+                                                     stop_after)
     assert epochs == (stop_after or cfg["train.epochs"]) and args.epoch == cfg["train.epochs"]
-    assert args.l2_reg == cfg["optim.weight_decay"] and args.grad_bound == cfg["optim.grad_clip"]
+    assert args.grad_bound == cfg["optim.grad_clip"]
+    # what their SGD was built with, against the recipe's values written out by hand
+    wd, nesterov = {"paper": (1e-3 if dataset == "mnist" else 1e-4, False)}.get(recipe, (1e-2, True))
+    group = their_sgd.param_groups[0]
+    assert (group["weight_decay"], group["nesterov"], group["momentum"]) == (wd, nesterov, 0.9)
+    assert (cfg["optim.weight_decay"], cfg["optim.nesterov"]) == (wd, nesterov)
+    if recipe == "release-full":
+        assert args.alpha == 10.0 == cfg["loss.scale"]
     ours, optimizer = our_training(cfg, factory, batches, _module_with(init, dataset), epochs)
     # The same arithmetic in another order drifts by rounding only: every tensor must agree to
     # 0.1 % of the distance training moved it (a bug in a loss, the optimiser, the clipping or
@@ -286,7 +307,7 @@ def test_training_equals_the_authors_train(tmp_path, dataset, loss, stop_after):
         assert diff <= 1e-3 * moved + 1e-6, f"{name}: differs by {diff:.2e}, moved {moved:.2e}"
     assert any(not torch.equal(b, start) for b, start in
                zip(theirs.state_dict().values(), init.values())), "training did not move anything"
-    if dataset == "mnist":
+    if dataset == "mnist" and stop_after is None:
         assert optimizer.param_groups[0]["lr"] == pytest.approx(cfg["schedule.eta_min"])
 
 
@@ -377,6 +398,7 @@ def test_harness_records_their_run_and_resumes_bit_exactly(tmp_path):
         assert result["code"] == "official-apl" and result["status"] == "stopped_early"
         assert (result["epochs_run"], result["schedule_epochs"]) == (3, 50)
         assert result["noise"]["noise_match"] and result["noise"]["realised_rate"] > 0.35
+        assert (result["recipe"], result["edits"]) == ("paper", [])
     lrs = [r["lr"] for r in rows_without_time(tmp_path / "straight")]
     # cosine from 0.01 towards 0.001 over 50 epochs: lr of epoch 2 is eta + (lr0-eta)(1+cos(pi/50))/2
     assert lrs[0] == 0.01 and lrs[1] == pytest.approx(0.001 + 0.009 * (1 + np.cos(np.pi / 50)) / 2)
@@ -397,3 +419,32 @@ def test_test_inputs_equal_their_transforms(linked_real_data, dataset):
     for (x_theirs, y_theirs), (x_ours, index), _ in zip(theirs, ours, range(3)):
         assert torch.equal(y_theirs, torch.from_numpy(data.test_labels[index]))
         assert torch.allclose(x_ours, x_theirs, atol=2e-6), (x_ours - x_theirs).abs().max()
+
+
+# ------------------------------------------------------------------------- recipes, refusals
+def test_release_recipe_edits_their_optimiser_and_paper_recipe_edits_nothing():
+    """The paper-era recipe runs their train.py as it is (no edits); release edits MNIST's
+    hard-coded weight decay and their SGD call, each matching exactly once in the archive."""
+    cfg = load_config(REPO / "configs/mnist/sym/nce.yaml")
+    assert official_apl.optimiser_edits(cfg) == []
+    release = load_config(REPO / "configs/mnist/sym/nce.yaml", overrides={"recipe": "release"})
+    edits = official_apl.optimiser_edits(release)
+    assert [why for *_, why in edits] == [
+        "MNIST weight decay 0.01 instead of the hard-coded 1e-3",
+        "SGD with Nesterov momentum (their code has none)"]
+    source = (official_apl.patched_copy(tuple(edits)) / "train.py").read_text()
+    assert "args.l2_reg = 0.01\n" in source and "nesterov=True" in source
+    assert "nesterov" not in (official_apl.patched_copy() / "train.py").read_text()
+
+
+@pytest.mark.parametrize("sets,match", [
+    (["train.epochs=3"], r"cannot run train.epochs=3 \(it hard-codes 50 for mnist\)"),
+    (["optim.momentum=0.5"], r"cannot run optim.momentum=0.5 \(it hard-codes 0.9"),
+    (["train.amp=bf16"], r"cannot run train.amp='bf16'"),
+    (["loss.logit_clip=1.0"], r"has no loss option logit_clip"),
+])
+def test_harness_refuses_a_setting_their_code_would_not_train(tmp_path, sets, match):
+    cfg = load_config(REPO / "configs/mnist/sym/nce+rce.yaml", sets=sets)
+    with pytest.raises(SystemExit, match=match):
+        official_apl.run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()   # refused before anything was written
