@@ -5,7 +5,9 @@ WebVision val): top-1, top-5 and CE, printed and written as JSON.
     python evaluate.py --checkpoint runs/.../checkpoints/last.pt [--data-root DIR] [--output F]
 
 The checkpoint carries its resolved config, so the dataset, model and normalisation are rebuilt
-from it. The JSON goes to --output, or next to the run as <run>/eval.json.
+from it. The JSON goes to --output, or next to the run as <run>/eval.json (an existing file
+that evaluate.py did not write is never replaced). A checkpoint written mid-epoch (a run
+stopped by a signal) is reported as such: its position says which step of which epoch.
 """
 from __future__ import annotations
 
@@ -53,8 +55,12 @@ def run(args) -> dict:
                               f"classes but {cfg['dataset.name']} at {root} has {data.num_classes}")
     model = build_network(cfg, data, device)
     load_model_state(model, ckpt["model"], path)
-    result = {"checkpoint": str(path), "epoch": ckpt["epoch"], "dataset": cfg["dataset.name"],
-              "data_root": str(root)}
+    step = ckpt.get("step", 0)
+    result = {"checkpoint": str(path), "epoch": ckpt["epoch"], "step": step,
+              "position": (f"after epoch {ckpt['epoch']}" if not step else
+                           f"MID-EPOCH: epoch {ckpt['epoch'] + 1}, after step {step} (a run "
+                           f"stopped between epochs; not an end-of-epoch model)"),
+              "dataset": cfg["dataset.name"], "data_root": str(root)}
     # the fast path whatever the run trained with: the same images, batched on the device
     source = SourceFactory(cfg, data, device, pipeline="fast")
     for name, (images, labels) in eval_sources(data, source).items():
@@ -65,16 +71,30 @@ def run(args) -> dict:
     return result
 
 
+def check_output(output: Path) -> None:
+    """An existing file is replaced only if it is an evaluation this command wrote."""
+    if not output.exists():
+        return
+    try:
+        ours = "checkpoint" in json.loads(output.read_text())
+    except (ValueError, OSError, TypeError):
+        ours = False
+    if not ours:
+        raise UserError(f"{output} exists and is not an evaluation written by evaluate.py; "
+                        f"pass --output to write elsewhere")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    output = Path(args.output) if args.output else Path(args.checkpoint).parent.parent / "eval.json"
     try:
+        check_output(output)
         result = run(args)
     except (UserError, DatasetError) as e:
         if args.debug:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
-    output = Path(args.output) if args.output else Path(args.checkpoint).parent.parent / "eval.json"
     write_json_atomic(output, result)
     print(json.dumps(result, indent=2))
     return 0

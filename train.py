@@ -36,7 +36,9 @@ def parse_args(argv=None):
     p.add_argument("--config", help="YAML config (see configs/); with --resume --out DIR it "
                                     "defaults to DIR/config.yaml, the run's resolved config")
     p.add_argument("--data-root", help="override dataset.root")
-    p.add_argument("--out", help="run directory (unset: runs/<dataset>/<kind>/<rate>/<loss>/seed<S>)")
+    p.add_argument("--out", help="run directory (unset: runs/<dataset>/<kind>/<rate>/<loss>/seed<S>, "
+                                 "<loss>@<variant> for a run that changes its config: "
+                                 "engine/record.py)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed")
@@ -61,16 +63,17 @@ if __name__ == "__main__":
 
 import torch  # noqa: E402
 
-from datasets import DatasetError, epoch_generator  # noqa: E402
+from datasets import DatasetError  # noqa: E402
 from datasets.device import train_batch_bounds  # noqa: E402
-from engine import rundir  # noqa: E402
 from engine.distributed import init_distributed, shutdown, wrap_ddp  # noqa: E402
 from engine.errors import ConfigError, UserError  # noqa: E402
-from engine.experiment import build_experiment, load_config, noise_estimate  # noqa: E402
+from engine.checkpoint import CHECKPOINT, read_checkpoint  # noqa: E402
+from engine.experiment import build_experiment, load_config, noise_estimate, run_coordinates  # noqa: E402
+from engine.record import RunCoordinates, run_path  # noqa: E402
 from engine.result import build_result  # noqa: E402
-from engine.rundir import CHECKPOINT, RunDirectory, inspect_run_dir, read_checkpoint  # noqa: E402
-from engine.runtime import (configure_kernels, configure_threads, pick_device,  # noqa: E402
-                            seed_everything)
+from engine.rundir import RunDirectory, inspect_run_dir  # noqa: E402
+from engine.runtime import (configure_kernels, configure_threads, epoch_generator,  # noqa: E402
+                            pick_device, seed_everything)
 from engine import seeds  # noqa: E402
 from engine.stop import STOP_SIGNALS, StopRequest, signal_handlers_restored  # noqa: E402,F401
 from engine.training import (checkpoint_payload, end_epoch, enter_epoch, new_state,  # noqa: E402
@@ -110,7 +113,8 @@ def main(argv=None) -> int:
 def train(args, cfg: dict, dist, device_name: str) -> int:
     t_start = time.time()
     log = print if dist.is_main else (lambda *a, **k: None)
-    out = Path(cfg["out"]) if cfg["out"] else rundir.run_dir("runs", cfg)
+    where = run_coordinates(cfg, args.config)
+    out = Path(cfg["out"]) if cfg["out"] else run_path("runs", where)
     cfg["out"] = str(out)
     # Rank 0 inspects the run directory; every rank gets its verdict (or its error).
     finished, has_checkpoint = dist.on_main(inspect_run_dir, out, cfg, args.resume,
@@ -132,7 +136,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     state = new_state(exp.model, cfg, device)
     step_model, eval_model = process_models(exp.model, cfg, dist, device)
     if has_checkpoint:
-        resume(state, exp, out, args.force_resume, dist, log)
+        where = resume(state, exp, out, args.force_resume, dist, log) or where
 
     # ---- the run directory: from here on rank 0 writes ---------------------------------------
     run = RunDirectory(out, dist)
@@ -145,7 +149,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
     def save():
         run.save(lambda rng_ranks: checkpoint_payload(state, exp.model, cfg,
                                                       exp.noise_summary["labels_sha256"],
-                                                      rng_ranks))
+                                                      rng_ranks, where))
 
     for epoch in range(state.epoch, epochs):
         started = time.time() - (state.partial["seconds"] if state.partial else 0.0)
@@ -172,7 +176,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
 
     try:
         if dist.is_main:
-            finish(run, exp, state, dist, time.time() - t_start, log)
+            finish(run, exp, state, dist, time.time() - t_start, log, where)
     finally:
         dist.barrier()  # the other ranks wait for rank 0's result.json (or its failure)
     return 0
@@ -210,9 +214,10 @@ def process_models(model, cfg: dict, dist, device):
     return step_model, (step_model if not dist.enabled else model)
 
 
-def resume(state, exp, out: Path, force: bool, dist, log) -> None:
+def resume(state, exp, out: Path, force: bool, dist, log) -> RunCoordinates | None:
     """The checkpoint's model, optimiser, schedule, progress and RNG streams. Rank 0 reads and
-    checks it, every rank gets it: no shared filesystem needed."""
+    checks it, every rank gets it: no shared filesystem needed. Returns where the run was
+    filed when it started (its variant is known only to the command that started it)."""
     ckpt = dist.on_main(read_checkpoint, out / CHECKPOINT, exp.cfg,
                         exp.noise_summary["labels_sha256"], force, "cpu")
     restore_state(state, exp.model, ckpt, exp.cfg, out / CHECKPOINT)
@@ -221,6 +226,7 @@ def resume(state, exp, out: Path, force: bool, dist, log) -> None:
     last = state.resumes[-1] if state.resumes else None
     if last and last["epoch"] == state.epoch and last["step"] == state.step:
         log(f"recorded in result.json ('resumes'): {'; '.join(last['changes'])}")
+    return RunCoordinates(**ckpt["where"]) if ckpt.get("where") else None
 
 
 def stop_run(run, stop, log, what: str, out: Path) -> int:
@@ -229,11 +235,12 @@ def stop_run(run, stop, log, what: str, out: Path) -> int:
     return stop.exit_code
 
 
-def finish(run, exp, state, dist, wall_seconds: float, log) -> None:
+def finish(run, exp, state, dist, wall_seconds: float, log, where: RunCoordinates) -> None:
     """Rank 0: the noise estimate and result.json."""
     result = build_result(state.history, exp.eval_sets, None if exp.val_idx is None else
                           len(exp.val_idx), noise_estimate(exp, exp.model), state.resumes,
-                          exp.noise_summary, str(exp.device), dist.world, wall_seconds, exp.cfg)
+                          exp.noise_summary, str(exp.device), dist.world, wall_seconds, exp.cfg,
+                          where)
     run.finish(result)
     best, last = result["best_on_test"], result["last"]
     log(f"done: last-epoch test top-1 {last['test_top1']:.2f} (best {best['test_top1']:.2f} "

@@ -7,15 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from engine import seeds
-
 from . import augment as aug
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The generator of one epoch's order and augmentation: a pure function of (seed, epoch),
-    so a run resumed at an epoch boundary replays exactly what an uninterrupted run would."""
-    return torch.Generator().manual_seed(seeds.epoch_seed(seed, epoch))
 
 
 def train_batch_bounds(n: int, batch_size: int, first_step: int = 0, shard=None):

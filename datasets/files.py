@@ -27,8 +27,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from engine import seeds
-
 from . import device_decode as dd
 from . import webvision as wv
 from .device import eval_bounds, train_batch_bounds
@@ -74,11 +72,15 @@ class _Batches(torch.utils.data.Sampler):
 
 class FileSource:
     def __init__(self, images: FileImages, mean, std, augment: str, device, channels_last: bool,
-                 workers: int, seed: int = 0, rank: int = 0):
+                 workers: int, rank: int = 0, step_seed=None):
         self.device = torch.device(device)
         self.images = images
         self.train = augment != "none"
-        self.seed, self.rank = seed, rank
+        self.rank = rank
+        if images.decode == "device" and self.train and step_seed is None:
+            raise ValueError("decode on the device needs step_seed(epoch_draw, step, rank) "
+                             "(engine.seeds.decode_step_seed)")
+        self.step_seed = step_seed
         self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -107,7 +109,7 @@ class FileSource:
                                           [self.dataset.path(i) for i in index.tolist()])
                 if self.train:
                     g = torch.Generator().manual_seed(
-                        seeds.decode_step_seed(self._epoch_seed, step, self.rank))
+                        self.step_seed(self._epoch_seed, step, self.rank))
                     x = dd.train_augment(decoded, g, self.images.size)
                 else:
                     x = dd.eval_transform_batch(decoded, wv.eval_resize(self.images.size),

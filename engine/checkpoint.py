@@ -1,4 +1,6 @@
-"""Checkpoints: written atomically, loaded with clear errors, holding every RNG state.
+"""Checkpoints, the one place they are written and read: atomically, with clear errors, every RNG
+state inside, and checked against the command that resumes them (train.py and the authors'-code
+harness alike).
 
 `checkpoints/last.pt` holds the model, optimizer, scheduler and grad-scaler states, the number
 of completed epochs, Python/NumPy/torch(+CUDA) RNG states, the metric history, the noisy-label
@@ -15,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import config_diff
 from .errors import CheckpointError
-from .io import torch_save_atomic
+from . import io as atomic_io
 
+CHECKPOINT = Path("checkpoints") / "last.pt"   # in a run directory
 FORMAT = 1
 REQUIRED = ("format", "epoch", "model", "optimizer", "scheduler", "rng", "history",
             "noisy_labels_sha256", "config")
@@ -48,7 +52,16 @@ def restore_rng(state: dict) -> None:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    torch_save_atomic(path, {"format": FORMAT, **state})
+    """Written to a temporary file and renamed: a crash (or a full disk) leaves the previous
+    checkpoint as it was."""
+    payload = {"format": FORMAT, **state}
+    try:
+        atomic_io.atomic_write(path, lambda f: torch.save(payload, f))
+    except OSError as e:
+        if e.errno == 28:  # ENOSPC
+            raise CheckpointError(f"disk full while writing {path}; the previous checkpoint "
+                                  f"is intact: free space and resume the run") from None
+        raise
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
@@ -88,3 +101,28 @@ def load_model_state(model: torch.nn.Module, state_dict: dict, path) -> None:
         detail = lines[1] if len(lines) > 1 else lines[0]
         raise CheckpointError(f"checkpoint {path} does not fit this model/dataset: "
                               f"{detail}") from None
+
+
+# Keys that differ between commands without changing the run: not worth a record.
+COSMETIC = {"out", "train.progress"}
+
+
+def read_checkpoint(path: Path, cfg: dict, labels_sha256: str, force: bool, device="cpu") -> dict:
+    """The checkpoint, checked against the command that resumes it: its config (every key but
+    the harmless ones of config.RESUME_MAY_DIFFER) and its noisy labels must be this command's,
+    unless `force`. This resume's record is appended to ckpt["resumes"]: what changed (also
+    harmless keys such as train.threads) at which epoch/step, and whether `force` let a change
+    that matters through."""
+    ckpt = load_checkpoint(path, map_location=device)
+    labels = ([] if ckpt["noisy_labels_sha256"] == labels_sha256 else
+              ["the noisy training labels differ (noise seed, rate, kind or data)"])
+    problems = config_diff(ckpt["config"], cfg) + labels
+    if problems and not force:
+        raise CheckpointError(f"refusing to resume {Path(path).parent.parent}: "
+                              f"{'; '.join(problems)}. Undo the change, or pass --force-resume")
+    changes = config_diff(ckpt["config"], cfg, ignore=COSMETIC) + labels
+    ckpt["resumes"] = list(ckpt.get("resumes", []))
+    if changes:
+        ckpt["resumes"].append({"epoch": ckpt["epoch"], "step": ckpt.get("step", 0),
+                                "changes": changes, "forced": bool(problems)})
+    return ckpt

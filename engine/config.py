@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -266,18 +267,27 @@ def closest(key: str, candidates) -> str:
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", re.IGNORECASE)
+
+
+def as_number(value: Any) -> Any:
+    """The one number parser of every key and loss parameter: PyYAML reads 1e-3 (no dot) as
+    the string "1e-3"; a string that is a number becomes that number."""
+    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", value.strip()) else number
+    return value
+
+
 def coerce(key: str, value: Any, spec: Field) -> Any:
     if value is None:
         if spec.nullable or spec.default is None:
             return None
         raise ConfigError(f"config key {key!r} must not be null ({spec.type.__name__} expected)")
     expected = spec.type
+    if expected in (float, int):
+        value = as_number(value)
     if expected is float:
-        if isinstance(value, str):  # PyYAML reads "1e-3" (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"config key {key!r} must be a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key {key!r} must be a number, got {value!r}")
         value = float(value)
@@ -325,7 +335,7 @@ def validate(flat: dict) -> dict:
     if warmup and warmup >= epochs:
         raise ConfigError(f"loss.warmup_epochs ({warmup}) must be below train.epochs ({epochs}): "
                           f"train.epochs counts the warm-up too")
-    resolved.update({k: v for k, v in flat.items() if is_loss_param(k)})
+    resolved.update({k: as_number(v) for k, v in flat.items() if is_loss_param(k)})
     return resolved
 
 

@@ -23,13 +23,14 @@ from noise import (NOISE_KINDS, compare_estimate, estimate_noise, kind_inputs, m
 
 from . import seeds
 from .config import closest, loss_kwargs, resolve_config
+from .record import RunCoordinates, baseline_config, coordinates, variant_label
 from .distributed import Dist, convert_sync_batchnorm
 from .errors import ConfigError, UserError
 from .evaluation import predict_probs
 from .runtime import use_channels_last
 
 __all__ = ["Experiment", "SourceFactory", "build_experiment", "load_config", "load_data", "build_network",
-           "build_criteria", "eval_sources", "noise_estimate", "loss_label", "subset_indices",
+           "build_criteria", "eval_sources", "noise_estimate", "run_coordinates", "subset_indices",
            "noisy_val_split", "dataset_options"]
 
 
@@ -47,6 +48,15 @@ def load_config(path=None, overrides: dict | None = None, sets: list[str] | None
     except ValueError as e:
         raise ConfigError(f"loss config: {e}") from None
     return resolved
+
+
+def run_coordinates(cfg: dict, config_path=None) -> RunCoordinates:
+    """Where a run of `cfg` belongs (engine/record.py): its loss with its options, and what it
+    changed against its config file `config_path` (the recipe, --set, --epochs, ...) as the
+    variant; no variant without a config file."""
+    variant = "" if config_path is None else variant_label(
+        cfg, baseline_config(config_path, cfg, load_config))
+    return coordinates(cfg, loss_label(cfg["loss.name"], loss_kwargs(cfg)), variant)
 
 
 def check_names(resolved: dict) -> None:
@@ -226,7 +236,8 @@ class SourceFactory:
 
     def __call__(self, images, augment: str):
         return make_data_source(self.pipeline, images, self.data, augment, self.device,
-                                self.channels_last, self.workers, rank=self.rank)
+                                self.channels_last, self.workers, rank=self.rank,
+                                step_seed=seeds.decode_step_seed)
 
 
 def build_experiment(cfg: dict, device: torch.device, dist: Dist | None = None) -> Experiment:

@@ -6,8 +6,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
-
 
 def current_umask() -> int:
     """The process umask, read without changing it where Linux exposes it (os.umask can only
@@ -23,7 +21,8 @@ def current_umask() -> int:
     return mask
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """`write(file)` into a temporary file beside `path`, then renamed over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -53,7 +52,7 @@ def _atomic(path: Path, write) -> None:
 
 
 def write_bytes_atomic(path, data: bytes) -> None:
-    _atomic(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data))
 
 
 def write_text_atomic(path, text: str) -> None:
@@ -66,8 +65,5 @@ def write_json_atomic(path, obj) -> None:
 
 def numpy_save_atomic(path, array) -> None:
     import numpy as np
-    _atomic(path, lambda f: np.save(f, array))
+    atomic_write(path, lambda f: np.save(f, array))
 
-
-def torch_save_atomic(path, obj) -> None:
-    _atomic(path, lambda f: torch.save(obj, f))

@@ -9,6 +9,7 @@ import random
 import numpy as np
 import torch
 
+from . import seeds
 from .errors import ConfigError
 
 
@@ -22,6 +23,12 @@ def pick_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device is cuda but no CUDA GPU is visible; use train.device=auto or cpu")
     return device
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator of one epoch's order and augmentation: a pure function of (seed, epoch),
+    so a run resumed at an epoch boundary replays exactly what an uninterrupted run would."""
+    return torch.Generator().manual_seed(seeds.epoch_seed(seed, epoch))
 
 
 def seed_everything(seed: int) -> None:

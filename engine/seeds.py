@@ -6,7 +6,8 @@ never share one by accident and a resumed run re-derives exactly the same ones. 
 are arbitrary primes; changing any of them changes results (bit-exact resume tests and saved
 runs depend on them), so they are frozen.
 
-Pure integer arithmetic, no imports: datasets/ and train.py both use it.
+Pure integer arithmetic, no imports. datasets/ never imports it: what it needs (the epoch's
+generator, the device-decode step seed) is handed to it by engine/ (make_data_source).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def noise_seed(train_seed: int, configured: int | None) -> int:
 
 
 def epoch_seed(train_seed: int, epoch: int) -> int:
-    """One epoch's order and augmentation (datasets/device.py epoch_generator)."""
+    """One epoch's order and augmentation (engine/runtime.py epoch_generator)."""
     return train_seed * EPOCH_STRIDE + epoch
 
 

@@ -70,8 +70,10 @@ def restore_rng_streams(ckpt: dict, dist) -> None:
 
 
 def checkpoint_payload(state: TrainState, model, cfg: dict, labels_sha256: str,
-                       rng_ranks) -> dict:
-    return {"epoch": state.epoch, "step": state.step, "partial": state.partial,
+                       rng_ranks, where=None) -> dict:
+    """What engine/checkpoint.py writes for this project's run; `where`: its coordinates."""
+    return {"where": None if where is None else where._asdict(),
+            "epoch": state.epoch, "step": state.step, "partial": state.partial,
             "model": model.state_dict(), "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(), "scaler": state.scaler.state_dict(),
             "optim_phase": state.opt_phase, "rng": capture_rng(), "rng_ranks": rng_ranks,

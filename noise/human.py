@@ -30,6 +30,20 @@ def inputs(settings: dict, train_images, sample_indices) -> dict:
             "label_set": settings["label_set"], "sample_indices": sample_indices}
 
 
+def load_numpy_pickle(path: Path):
+    """The official files are torch-zip pickles of numpy integer arrays. They are read with
+    weights_only=True and only numpy's array-building globals allowed, so a crafted file
+    cannot run code when it is opened (weights_only=False would call anything it names)."""
+    import torch
+    from numpy._core.multiarray import _reconstruct
+    # numpy 1 wrote the official files (numpy.core), numpy 2 writes numpy._core: both names
+    allowed = [(_reconstruct, "numpy.core.multiarray._reconstruct"), _reconstruct, np.ndarray,
+               np.dtype,
+               *(type(np.dtype(t)) for t in ("int64", "int32", "int16", "int8", "uint8"))]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, weights_only=True)
+
+
 def read_label_file(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
@@ -40,9 +54,7 @@ def read_label_file(path: Path) -> dict:
         if path.suffix == ".npz":
             with np.load(path) as data:
                 return {k: np.asarray(data[k]) for k in data.files}
-        import torch
-        # The official files are torch-zip pickles of numpy arrays; they need weights_only=False.
-        return {k: np.asarray(v) for k, v in torch.load(path, weights_only=False).items()}
+        return {k: np.asarray(v) for k, v in load_numpy_pickle(path).items()}
     except Exception as e:  # any reader failure is a bad file, said in one line
         raise ValueError(f"cannot read human-noise label file {path}: {type(e).__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''}") from None

@@ -67,17 +67,39 @@ def measure_official(model_key: str, steps: int, warmup: int, data_root: str,
                       f"({torch.get_num_threads()} threads)"}
 
 
-def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: str,
-            workers: int, device_name: str) -> dict:
-    """Runs in a worker subprocess: time `steps` training steps of one pipeline."""
+def benchmark_data(cfg: dict, data_root: str, model_key: str):
+    """(the dataset's arrays, "real"), or synthetic images of its shape where it is absent."""
     import numpy as np
     import torch
 
-    from datasets import DATASETS, DatasetError, make_data_source, epoch_generator
+    from datasets import DATASETS, DatasetError
     from datasets.base import DatasetArrays
-    from engine.experiment import build_criteria, build_network, load_config, load_data
+    from engine.experiment import load_data
+    spec = DATASETS[cfg["dataset.name"]]
+    try:
+        return load_data(cfg, data_root), "real"
+    except DatasetError:
+        n = MODELS[model_key][1]
+        g = torch.Generator().manual_seed(0)
+        shape = (n, spec.in_channels, spec.image_size, spec.image_size)
+        return DatasetArrays(
+            name=spec.name, train_images=torch.randint(0, 256, shape, dtype=torch.uint8, generator=g),
+            train_labels=np.arange(n) % spec.num_classes,
+            test_images=torch.zeros((1,) + shape[1:], dtype=torch.uint8),
+            test_labels=np.zeros(1, dtype=np.int64), num_classes=spec.num_classes, mean=spec.mean,
+            std=spec.std, augment=spec.augment, class_names=None, source="synthetic",
+            spec=spec), "synthetic"
+
+
+def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: str,
+            workers: int, device_name: str) -> dict:
+    """Runs in a worker subprocess: time `steps` training steps of one pipeline."""
+    import torch
+
+    from datasets import make_data_source
+    from engine.experiment import build_criteria, build_network, load_config
     from engine.optim import build_optimizer
-    from engine.runtime import pick_device
+    from engine.runtime import epoch_generator, pick_device
     from engine.step import forward_backward, optimizer_step
 
     fast = pipeline.startswith("fast")
@@ -86,26 +108,13 @@ def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: s
     cfg = load_config(ROOT / MODELS[model_key][0],
                       overrides={"train.channels_last": "on" if channels_last else "off"})
     device = pick_device(device_name)
-    spec = DATASETS[cfg["dataset.name"]]
-    source = "real"
-    try:
-        data = load_data(cfg, data_root)
-    except DatasetError:
-        source = "synthetic"
-        n = MODELS[model_key][1]
-        g = torch.Generator().manual_seed(0)
-        shape = (n, spec.in_channels, spec.image_size, spec.image_size)
-        data = DatasetArrays(
-            name=spec.name, train_images=torch.randint(0, 256, shape, dtype=torch.uint8, generator=g),
-            train_labels=np.arange(n) % spec.num_classes, test_images=torch.zeros((1,) + shape[1:], dtype=torch.uint8),
-            test_labels=np.zeros(1, dtype=np.int64), num_classes=spec.num_classes, mean=spec.mean,
-            std=spec.std, augment=spec.augment, class_names=None, source="synthetic", spec=spec)
+    data, source = benchmark_data(cfg, data_root, model_key)
     amp = "bf16" if pipeline == "fast_bf16" or (fast and device.type == "cuda") else "none"
     torch.manual_seed(0)
     model = build_network(cfg, data, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    criterion = build_criteria(cfg, spec.num_classes, data.train_labels, device)[1]
+    criterion = build_criteria(cfg, data.num_classes, data.train_labels, device)[1]
     optimizer = build_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
     images = data.train_images
@@ -368,8 +377,27 @@ def machine(args) -> dict:
             "notes": [n for n in [bf16_note(peak["device"])] if n]}
 
 
+def check_args(args) -> str | None:
+    """The first mistyped option, as one line naming it and its allowed values."""
+    for name, low in (("steps", 1), ("repeats", 1), ("warmup", 0), ("workers", 0)):
+        if getattr(args, name) < low:
+            return f"--{name} {getattr(args, name)}: must be >= {low}"
+    if args.threads is not None and args.threads < 1:
+        return f"--threads {args.threads}: must be >= 1"
+    for option, given, allowed in (("--models", args.models, MODELS),
+                                   ("--pipelines", args.pipelines, PIPELINES)):
+        bad = [x for x in given.split(",") if x not in allowed]
+        if bad or not given:
+            return f"{option} {given!r}: choose from {','.join(allowed)}"
+    return None
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    problem = check_args(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.worker:
         print(json.dumps(worker(args)))
         return 0

@@ -20,15 +20,33 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--synthetic", type=int, metavar="N", help="write N synthetic JPEGs")
+    src.add_argument("--webvision", help="a WebVision 1.0 root (reads its Google train list)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
+    p.add_argument("--batch", type=int, default=64, help="images per batch")
+    p.add_argument("--batches", type=int, default=6, help="timed batches (after one warm-up)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
 
-from datasets import epoch_generator  # noqa: E402
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and usage errors answer here, before torch is imported
+
+if __package__ in (None, ""):  # run as a file: the repository root holds the packages
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
 from datasets import webvision as wv  # noqa: E402
 from datasets.files import FileImages, FileSource  # noqa: E402
-from engine.runtime import pick_device  # noqa: E402
+from engine import seeds  # noqa: E402
+from engine.runtime import epoch_generator, pick_device  # noqa: E402
 
 
 def synthetic_jpegs(folder: Path, n: int) -> list[str]:
@@ -46,7 +64,8 @@ def synthetic_jpegs(folder: Path, n: int) -> list[str]:
 
 def measure(paths, decode, augment, device, workers, batch, batches) -> float:
     source = FileSource(FileImages(paths, wv.CROP, decode), wv.MEAN, wv.STD, augment, device,
-                        channels_last=device.type == "cuda", workers=workers)
+                        channels_last=device.type == "cuda", workers=workers,
+                        step_seed=seeds.decode_step_seed)
     n = 0
     it = source.train_batches(batch, epoch_generator(0, 0)) if augment != "none" else \
         source.eval_batches(batch)
@@ -66,16 +85,12 @@ def measure(paths, decode, augment, device, workers, batch, batches) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--synthetic", type=int, metavar="N", help="write N synthetic JPEGs")
-    src.add_argument("--webvision", help="a WebVision 1.0 root (reads its Google train list)")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--batches", type=int, default=6, help="timed batches (after one warm-up)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    for name, low in (("synthetic", 1), ("workers", 0), ("batch", 1), ("batches", 1)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            print(f"error: --{name} {value}: must be >= {low}", file=sys.stderr)
+            return 2
     device = pick_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         if args.synthetic:

@@ -15,6 +15,10 @@ in the JSON (status, error) and the next one still runs:
                reference pipeline (dataset.pipeline=reference) and the authors' own training
                step (scripts/official_apl.py) for MNIST and CIFAR-10 (CIFAR-100: synthetic
                images, ours only), plus the device's fp32 GEMM peak;
+  loading:     scripts/benchmark_loading.py on this device: mini-WebVision's file pipeline with
+               PIL in DataLoader workers against datasets/device_decode.py (torchvision's
+               decode_jpeg, nvJPEG on a GPU, with the augmentation batched on the device), on
+               synthetic JPEGs of WebVision's shape: which `dataset.decode` to use here;
   projection:  the wall time of each paper table on this device, one run after another: the
                sum over the table's runs (scripts/sweep.py's default grid: losses x rates x
                seeds) of each run's epochs (its config: 50 / 120 / 200, NLNL longer) x the
@@ -27,6 +31,7 @@ tests skip, the timings are the CPU's, and the JSON says "mode": "dry-run".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -49,6 +54,7 @@ MIN_PART_S = 5   # a part with less time left than this is skipped, not started
 # (on a GPU, in a dry run): steps, warm-up steps, tests budget s, timing budget s. The GPU
 # budgets add up to 7.5 min with the start-up; the dry ones keep CI short.
 SIZES = {False: (100, 10, 210, 240), True: (2, 1, 120, 300)}
+LOADING_BUDGET_S = 60
 
 
 def environment(device: str) -> dict:
@@ -145,7 +151,23 @@ def run_timing(bargs, budget: float) -> dict:
     return out
 
 
-# ---- part 3: projected wall time of the paper's tables ----------------------------------------
+# ---- part 3: the file pipeline, PIL in workers against decoding on the device --------------
+
+LOADING = {False: ("512", "8", "64"), True: ("32", "2", "8")}  # images, batches, batch size
+
+
+def run_loading(device: str, workers: int, dry: bool, budget: float) -> dict:
+    images, batches, batch = LOADING[dry]
+    cmd = [sys.executable, str(ROOT / "scripts/benchmark_loading.py"), "--synthetic", images,
+           "--batches", batches, "--batch", batch, "--workers", str(max(workers, 1)),
+           "--device", device, "--json"]
+    code, stdout, stderr = run_group(cmd, budget)
+    if code != 0:
+        raise RuntimeError(f"benchmark_loading.py exit {code}: {stderr.strip()[-500:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+# ---- part 4: projected wall time of the paper's tables ----------------------------------------
 
 def table_runs(dataset: str) -> dict:
     """{kind: [epochs of each run]} of the paper's table for `dataset`: scripts/sweep.py's
@@ -228,8 +250,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_out(path: Path) -> str | None:
+    """--out is replaced only where it is an earlier report of this command."""
+    if not path.exists():
+        return None
+    try:
+        ours = "environment" in json.loads(path.read_text())
+    except (ValueError, OSError, TypeError):
+        ours = False
+    return None if ours else (f"{path} exists and is not a report of gpu_check.py; pass --out "
+                              f"to write elsewhere")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    problem = check_out(args.out)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     import torch
     dry = args.dry_run or not torch.cuda.is_available()
     steps, warmup, tests_budget, timing_budget = SIZES[dry]
@@ -243,12 +281,14 @@ def main(argv=None) -> int:
     timed_part(report, "tests", args.out, run_tests, args.tests_budget or tests_budget)
     timed_part(report, "timing", args.out, run_timing,
                benchmark_args(args, device, steps, warmup), args.timing_budget or timing_budget)
+    timed_part(report, "loading", args.out, run_loading, device, args.workers, dry,
+               LOADING_BUDGET_S)
     timed_part(report, "projection", args.out, projection, report["timing"])
     tests = report["tests"]
     failed = tests.get("failures", 0) + tests.get("errors", 0)
     print(f"wrote {args.out}" + (f"; {failed} cuda test(s) failed" if failed else ""))
     return 0 if failed == 0 and all(report[p]["status"] == "ok"
-                                    for p in ("tests", "timing", "projection")) else 1
+                                    for p in ("tests", "timing", "loading", "projection")) else 1
 
 
 if __name__ == "__main__":

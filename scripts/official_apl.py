@@ -30,7 +30,6 @@ import argparse
 import atexit
 import contextlib
 import importlib
-import json
 import os
 import pickle
 import shutil
@@ -290,10 +289,11 @@ def our_noisy_labels(cfg: dict, clean, num_classes: int):
 class Harness:
     """State shared by the hooks around one run of the authors' train()."""
 
-    def __init__(self, module, cfg: dict, out: Path, stop_after: int | None, resume: bool):
-        self.module, self.cfg, self.out = module, cfg, out
+    def __init__(self, module, cfg: dict, out: Path, stop_after: int | None, resume: bool, where):
+        self.module, self.cfg, self.out, self.where = module, cfg, out, where
         self.stop_after, self.resume = stop_after, resume
         self.history: list[dict] = []
+        self.resumes: list[dict] = []
         self.last_eval = (float("nan"), float("nan"))
         self.objects = None          # (model, optimizer, scheduler) once train_fixed is called
         self.lr = None
@@ -317,6 +317,9 @@ class Harness:
             self.lr = optimizer.param_groups[0]["lr"]
             if self.resume and (self.out / "checkpoints" / "last.pt").is_file():
                 starting_epoch = self.restore()
+            from engine.config import to_yaml
+            from engine.io import write_text_atomic
+            write_text_atomic(self.out / "config.yaml", to_yaml(self.cfg))  # checked: ours now
             self.t_epoch = time.time()
             return original(starting_epoch, data_loader, model, criterion, optimizer, scheduler,
                             util)
@@ -356,24 +359,29 @@ class Harness:
         numpy_save_atomic(self.out / "noisy_labels.npy", noisy)
 
     def save(self, epoch: int, history) -> None:
-        from engine.checkpoint import capture_rng, save_checkpoint
-        from engine.rundir import write_metrics
+        from engine.checkpoint import CHECKPOINT, capture_rng, save_checkpoint
+        from engine.record import write_metrics
         model, optimizer, scheduler = self.objects
         m = self.module
-        save_checkpoint(self.out / "checkpoints" / "last.pt", {
+        save_checkpoint(self.out / CHECKPOINT, {
             "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "rng": capture_rng(), "history": self.history,
             "reference_history": {k: list(v) for k, v in history.items()},
             "globals": [m.GLOBAL_STEP, m.EVAL_STEP, m.EVAL_BEST_ACC],
-            "noisy_labels_sha256": self.noise["labels_sha256"], "config": self.cfg})
+            "noisy_labels_sha256": self.noise["labels_sha256"], "config": self.cfg,
+            "where": self.where._asdict(), "resumes": self.resumes})
         write_metrics(self.out, self.history)
 
     def restore(self) -> int:
-        from engine.checkpoint import load_checkpoint, restore_rng
-        ckpt = load_checkpoint(self.out / "checkpoints" / "last.pt")
-        if ckpt["noisy_labels_sha256"] != self.noise["labels_sha256"]:
-            raise SystemExit(f"error: {self.out} was trained on other noisy labels; use "
-                             f"another --out")
+        """Their run from the checkpoint, checked as train.py checks one: the same config
+        (every key that changes what trains) and the same noisy labels, or a refusal."""
+        from engine.checkpoint import CHECKPOINT, read_checkpoint, restore_rng
+        from engine.errors import CheckpointError
+        try:
+            ckpt = read_checkpoint(self.out / CHECKPOINT, self.cfg, self.noise["labels_sha256"],
+                                   force=False)
+        except CheckpointError as e:
+            raise SystemExit(f"error: {e}") from None
         model, optimizer, scheduler = self.objects
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -383,65 +391,63 @@ class Harness:
         m.GLOBAL_STEP, m.EVAL_STEP, m.EVAL_BEST_ACC = ckpt["globals"]
         m.TRAIN_HISTORY.clear()
         m.TRAIN_HISTORY.update(ckpt["reference_history"])
-        self.history = ckpt["history"]
+        self.history, self.resumes = ckpt["history"], ckpt["resumes"]
         self.lr = optimizer.param_groups[0]["lr"]
         print(f"[{CODE_NAME}] resuming {self.out} after epoch {ckpt['epoch']}", flush=True)
         return ckpt["epoch"]
 
 
 def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = False,
-        threads: int | None = None) -> dict:
-    """Train with the authors' code; returns (and writes) result.json."""
+        threads: int | None = None, where=None) -> dict:
+    """Train with the authors' code into the run directory `out` (locked as train.py locks
+    one); returns (and writes) result.json. `where`: the run's coordinates (default: from the
+    config, no variant)."""
     import torch
-    from engine.io import write_json_atomic, write_text_atomic
-    from engine.config import to_yaml
+    from engine.experiment import run_coordinates
+    from engine.io import write_json_atomic
+    from engine.record import validate_result
+    from engine.rundir import RunLock
+    check_expressible(cfg)
     if threads:
         torch.set_num_threads(threads)
-    check_expressible(cfg)
     out = out.resolve()  # their train.py runs in `work`; every path handed to it is absolute
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / "official_work"   # their logs/ and checkpoints/ (history pickles)
-    data_path = link_data(Path(cfg["dataset.root"]).resolve(), work / "data")
-    argv = reference_argv(cfg, data_path)
-    edits = optimiser_edits(cfg)
-    module = import_reference_train(argv, work, tuple(edits))
-    harness = Harness(module, cfg, out, stop_after, resume)
-    module.model_eval = harness.model_eval(module.model_eval)
-    module.train_fixed = harness.train_fixed(module.train_fixed)
-    module.pickle = argparse.Namespace(dump=harness.dump, HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL)
-    write_text_atomic(out / "config.yaml", to_yaml(cfg))
-    t0 = time.time()
-    stopped = run_their_train(module, work)
-    result = build_result(harness, argv, edits, module.args.epoch, stopped, time.time() - t0,
-                          threads)
-    write_json_atomic(out / "result.json", result)
+    lock = RunLock(out).acquire()
+    try:
+        work = out / "official_work"   # their logs/ and checkpoints/ (history pickles)
+        data_path = link_data(Path(cfg["dataset.root"]).resolve(), work / "data")
+        argv = reference_argv(cfg, data_path)
+        edits = optimiser_edits(cfg)
+        module = import_reference_train(argv, work, tuple(edits))
+        harness = Harness(module, cfg, out, stop_after, resume, where or run_coordinates(cfg))
+        module.model_eval = harness.model_eval(module.model_eval)
+        module.train_fixed = harness.train_fixed(module.train_fixed)
+        module.pickle = argparse.Namespace(dump=harness.dump,
+                                           HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL)
+        t0 = time.time()
+        stopped = run_their_train(module, work)
+        result = build_result(harness, argv, edits, module.args.epoch, stopped,
+                              time.time() - t0, threads)
+        assert not validate_result(result), validate_result(result)
+        write_json_atomic(out / "result.json", result)
+    finally:
+        lock.release()
     return result
 
 
 def build_result(harness: Harness, argv, edits, schedule_epochs: int, stopped: bool,
                  seconds: float, threads) -> dict:
+    """result.json in engine/record.py's one schema, with what is particular to their code."""
     import torch
-    history = harness.history
-    last = history[-1]
-    best = max(history, key=lambda r: r["test_top1"])
-    return {
-        "status": "stopped_early" if stopped else "finished",
-        "code": CODE_NAME,
-        "source": str(ARCHIVE),
-        "compat_fixes": [why for _, _, _, why in COMPAT_FIXES],
-        "recipe": harness.cfg["recipe"],
-        "edits": [why for _, _, _, why in edits],  # beyond the fixes: the recipe's optimiser
-        "epochs_run": last["epoch"], "schedule_epochs": schedule_epochs,
-        "last": {"epoch": last["epoch"], "test_top1": last["test_top1"],
-                 "test_top5": last["test_top5"]},
-        "best_on_test": {"epoch": best["epoch"], "test_top1": best["test_top1"],
-                         "selected_on": "test set"},
-        "noise": harness.noise,
-        "reference_args": argv,
-        "threads": threads or torch.get_num_threads(),
-        "wall_seconds_this_process": seconds,
-        "config": harness.cfg,
-    }
+    from engine.record import result_document
+    return result_document(
+        code=CODE_NAME, status="stopped_early" if stopped else "finished", where=harness.where,
+        history=harness.history, schedule_epochs=schedule_epochs, cfg=harness.cfg,
+        noise=harness.noise, wall_seconds=seconds, resumes=harness.resumes,
+        provenance={"device": "cpu" if not torch.cuda.is_available() else "cuda",
+                    "threads": threads or torch.get_num_threads(), "source": str(ARCHIVE)},
+        extra={"compat_fixes": [why for _, _, _, why in COMPAT_FIXES],
+               "edits": [why for _, _, _, why in edits],  # beyond the fixes: the recipe's
+               "reference_args": argv})
 
 
 class StepTimer:
@@ -515,27 +521,42 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     args = p.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")  # its per-batch progress bars, in a log file
-    from engine.experiment import load_config
-    from engine.rundir import run_dir  # the sweep's layout, so tables.py reads both alike
-    cfg = load_config(args.config, overrides={"noise.rate": args.noise_rate,
-                                              "train.seed": args.seed, "recipe": args.recipe,
-                                              "dataset.root": args.data_root}, sets=args.set)
-    out = args.out or run_dir(args.runs, cfg)
-    done = out / "result.json"
-    if done.is_file() and json.loads(done.read_text()).get("status") == "finished":
-        print(f"{out} is already finished; nothing to do")
-        return 0
-    if (out / "checkpoints" / "last.pt").is_file() and not args.resume:
-        raise SystemExit(f"error: {out} holds a checkpoint; add --resume to continue it or "
-                         f"choose another --out")
+    from datasets import DatasetError
+    from engine.errors import UserError
     try:
-        result = run(cfg, out, args.stop_after, args.resume, args.threads)
-    except ReferenceMissing as e:
+        cfg, out, where = plan(args)
+        if out is None:
+            return 0
+        result = run(cfg, out, args.stop_after, args.resume, args.threads, where)
+    except (UserError, DatasetError, ReferenceMissing) as e:
         raise SystemExit(f"error: {e}") from None
     print(f"[{CODE_NAME}] {result['status']} after {result['epochs_run']}/"
           f"{result['schedule_epochs']} epochs: last test top-1 {result['last']['test_top1']:.2f}"
           f" -> {out / 'result.json'}")
     return 0
+
+
+def plan(args):
+    """(config, run directory, coordinates), after the same checks train.py makes before it
+    writes anything: the config, the data, and what the directory already holds (a finished
+    run of this config: nothing to do, out None; of another config: refused)."""
+    from datasets import load_dataset
+    from engine.experiment import load_config, run_coordinates
+    from engine.record import run_path
+    from engine.rundir import inspect_run_dir
+    cfg = load_config(args.config, overrides={"noise.rate": args.noise_rate,
+                                              "train.seed": args.seed, "recipe": args.recipe,
+                                              "dataset.root": args.data_root}, sets=args.set)
+    check_expressible(cfg)
+    where = run_coordinates(cfg, args.config)
+    out = args.out or run_path(args.runs, where)   # the sweep's layout: tables read both alike
+    load_dataset(cfg["dataset.name"], cfg["dataset.root"])  # a missing dataset stops here
+    finished, _ = inspect_run_dir(Path(out), cfg, args.resume, force=False)
+    if finished is not None and finished["status"] == "finished":
+        print(f"{out} is already finished (last-epoch test top-1 "
+              f"{finished['last']['test_top1']:.2f}); nothing to do")
+        return cfg, None, where
+    return cfg, Path(out), where
 
 
 if __name__ == "__main__":

@@ -21,7 +21,26 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+MINI_CLASSES = 50  # mini-WebVision: the first 50 classes (datasets/webvision.py NUM_CLASSES)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--webvision", required=True, help="WebVision 1.0 root (holds info/, google/)")
+    p.add_argument("--imagenet", help="ImageNet root holding the ILSVRC2012 validation set")
+    p.add_argument("--out", help="folder for the mini lists (default: WEBVISION/info)")
+    p.add_argument("--check-images", action="store_true",
+                   help="also decode every image with PIL (minutes for ~70k images)")
+    p.add_argument("--num-classes", type=int, default=MINI_CLASSES,
+                   help="keep labels below this (50 = mini-WebVision)")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    parse_args()  # --help and usage errors answer here, before torch is imported
+
+if __package__ in (None, ""):  # run as a file: the repository root holds the packages
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets import webvision as wv  # noqa: E402
 from datasets.base import DatasetError  # noqa: E402
@@ -50,18 +69,6 @@ def _unreadable(items, split: str):
 
 def _examples(paths, n=3):
     return ", ".join(paths[:n]) + (" ..." if len(paths) > n else "")
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--webvision", required=True, help="WebVision 1.0 root (holds info/, google/)")
-    p.add_argument("--imagenet", help="ImageNet root holding the ILSVRC2012 validation set")
-    p.add_argument("--out", help="folder for the mini lists (default: WEBVISION/info)")
-    p.add_argument("--check-images", action="store_true",
-                   help="also decode every image with PIL (minutes for ~70k images)")
-    p.add_argument("--num-classes", type=int, default=wv.NUM_CLASSES,
-                   help="keep labels below this (50 = mini-WebVision)")
-    return p.parse_args(argv)
 
 
 def main(argv=None) -> int:

@@ -7,9 +7,13 @@
     python scripts/sweep.py --dataset cifar10 --slurm sweep_c10.sbatch   # write a Slurm array
 
 Each run is `python train.py --config configs/<dataset>/<kind>/<loss>.yaml --resume ...` in its
-own directory <out>/<dataset>/<kind>/<rate>/<loss>/seed<S>, so re-running the same command is
-always safe: a finished run (result.json) is skipped, an interrupted one resumes from its
-checkpoint, a failed one (failed.json, with its error) is retried. A run claimed by another
+own directory <out>/<dataset>/<kind>/<rate>/<loss>[@<variant>]/seed<S> (engine/record.py: the
+variant names what the run changes against its config, e.g. `release` for --recipe release or
+`beta=1` for a grid point), so re-running the same command is always safe: a finished run of
+the same config is skipped (one of another config is refused, with the keys that differ), an
+interrupted one resumes from its checkpoint, a failed one (failed.json, with its error) is
+retried. `--grid KEY=V1,V2,...` (repeatable: the cartesian product) runs every point of a grid
+of any config keys, each in its own directory. A run claimed by another
 sweep process (an flock on <run>/.sweep.lock) is left to it, so two sweeps on one output
 directory never train the same run twice. The summary at the end lists done / failed / skipped.
 Ctrl-C reaches the trainings too (they checkpoint and stop); no further run starts, and each
@@ -41,7 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.cli import HelpFormatter  # noqa: E402
-from engine.rundir import run_path  # noqa: E402
+from engine.config import config_diff  # noqa: E402
+from engine.errors import UserError  # noqa: E402
+from engine.record import RecordError, coordinates, read_result, run_path, variant_label  # noqa: E402
 from scripts.make_configs import (FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES,  # noqa: E402
                                   newer_losses)
 
@@ -62,6 +68,7 @@ class Run:
     out: Path
     extra: list = field(default_factory=list)
     device: str | None = None   # set by the scheduler when the sweep has --devices
+    cfg: dict | None = None     # the resolved config train.py will run (None: not checked)
 
     @property
     def config(self) -> Path:
@@ -83,11 +90,64 @@ class Run:
 
     @property
     def name(self) -> str:
-        return run_path("", self.dataset, self.kind, self.setting, self.loss, self.seed).as_posix()
+        return "/".join(self.out.parts[-5:])
 
 
-def floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",") if x.strip()] if text else []
+class SweepError(Exception):
+    """A mistyped option or config: one line, exit 2."""
+
+
+def floats(text: str, option: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()] if text else []
+    except ValueError:
+        raise SweepError(f"{option} {text!r}: give numbers separated by commas, e.g. "
+                         f"{option} 0.2,0.4") from None
+
+
+def integers(text: str, option: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 0 for v in values):
+        raise SweepError(f"{option} {text!r}: give integers >= 0 separated by commas, e.g. "
+                         f"{option} 0,123,515")
+    return values
+
+
+def grid_points(grid: list[str]) -> list[list[str]]:
+    """--grid KEY=V1,V2 (repeatable) -> every combination as a list of KEY=V settings."""
+    axes = []
+    for item in grid or []:
+        key, _, values = item.partition("=")
+        choices = [v.strip() for v in values.split(",") if v.strip()]
+        if not key.strip() or not choices:
+            raise SweepError(f"--grid {item!r}: give KEY=V1,V2,... e.g. --grid loss.beta=1,10,100")
+        axes.append([f"{key.strip()}={v}" for v in choices])
+    points = [[]]
+    for axis in axes:
+        points = [point + [setting] for point in points for setting in axis]
+    return points
+
+
+def plan(args, run: Run, sets: list[str]) -> Run:
+    """The run with its resolved config and its own directory: the config file, the setting,
+    the seed, the recipe and every --set/--grid value, named by what it changes against the
+    config file (engine/record.py variant_label)."""
+    from engine.experiment import load_config
+    from engine.record import baseline_config
+    overrides = {"train.seed": run.seed, "recipe": args.recipe, "train.epochs": args.epochs,
+                 "dataset.train_subset": args.train_subset}
+    if run.kind == "human":
+        sets = sets + [f"noise.label_set={run.setting}"]
+    else:
+        overrides["noise.rate"] = float(run.setting)
+    cfg = load_config(run.config, overrides=overrides, sets=sets)
+    variant = variant_label(cfg, baseline_config(run.config, cfg, load_config))
+    out = run_path(args.out, coordinates(cfg, run.loss, variant)._replace(
+        dataset=run.dataset, kind=run.kind, setting=run.setting))
+    return replace(run, out=out, cfg=cfg)
 
 
 def build_runs(args) -> list[Run]:
@@ -100,38 +160,45 @@ def build_runs(args) -> list[Run]:
         available if args.dataset in HUMAN_DATASETS else LOSSES)
     unknown = [loss for loss in losses if loss not in available]
     if unknown:
-        sys.exit(f"error: no config for loss(es) {unknown} on {args.dataset}; choose from "
+        raise SweepError(f"no config for loss(es) {unknown} on {args.dataset}; choose from "
                  f"{','.join(available)}")
-    rates = {"sym": floats(args.sym_rates) if args.sym_rates is not None else DEFAULT_RATES["sym"],
-             "asym": floats(args.asym_rates) if args.asym_rates is not None
+    rates = {"sym": floats(args.sym_rates, "--sym-rates") if args.sym_rates is not None
+             else DEFAULT_RATES["sym"],
+             "asym": floats(args.asym_rates, "--asym-rates") if args.asym_rates is not None
              else DEFAULT_RATES["asym"]}
     for kind, values in rates.items():
         bad = [r for r in values if not 0 <= r < 1]
         if bad:
-            sys.exit(f"error: --{kind}-rates {bad} outside [0, 1)")
-    seeds = [int(s) for s in args.seeds.split(",")]
+            raise SweepError(f"--{kind}-rates {bad} outside [0, 1)")
+    seeds = integers(args.seeds, "--seeds")
+    kinds = [k for k in args.kinds.split(",") if k]
+    if not kinds or any(k not in DEFAULT_RATES for k in kinds):
+        raise SweepError(f"--kinds {args.kinds!r}: give sym, asym or sym,asym")
     extra = ["--data-root", args.data_root] if args.data_root else []
+    if args.recipe:
+        extra += ["--recipe", args.recipe]
     if args.epochs:
         extra += ["--epochs", str(args.epochs)]
     if args.train_subset:
         extra += ["--train-subset", str(args.train_subset)]
     sets = ["train.progress=false"] + list(args.set or [])
-    extra += ["--set", *sets]
     if args.dataset in HUMAN_DATASETS:
         label_sets = args.label_sets.split(",") if args.label_sets else HUMAN_DATASETS[args.dataset]
         bad = [s for s in label_sets if s not in HUMAN_DATASETS[args.dataset]]
         if bad:
-            sys.exit(f"error: unknown label set(s) {bad}; choose from {HUMAN_DATASETS[args.dataset]}")
+            raise SweepError(f"unknown label set(s) {bad}; choose from {HUMAN_DATASETS[args.dataset]}")
         settings = {"human": label_sets}
     else:
-        settings = {kind: [f"{r:g}" for r in rates[kind]] for kind in args.kinds.split(",")}
+        settings = {kind: [f"{r:g}" for r in rates[kind]] for kind in kinds}
     runs = []
     for kind, values in settings.items():
         for setting in values:
             for loss in losses:
-                for seed in seeds:
-                    out = run_path(args.out, args.dataset, kind, setting, loss, seed)
-                    runs.append(Run(args.dataset, kind, setting, loss, seed, out, extra))
+                for point in grid_points(args.grid):
+                    for seed in seeds:
+                        run = Run(args.dataset, kind, setting, loss, seed, Path(),
+                                  extra + ["--set", *sets, *point])
+                        runs.append(plan(args, run, sets + point))
     return runs
 
 
@@ -207,7 +274,7 @@ def parse_devices(text: str) -> list[str]:
     devices = [d.strip() for d in text.split(",") if d.strip()]
     bad = [d for d in devices if not re.fullmatch(r"cpu|cuda(:\d+)?", d)]
     if bad or not devices or len(set(devices)) != len(devices):
-        sys.exit(f"error: --devices {text!r}: give distinct cpu / cuda:N names or auto, "
+        raise SweepError(f"--devices {text!r}: give distinct cpu / cuda:N names or auto, "
                  f"e.g. --devices cuda:0,cuda:1")
     return devices
 
@@ -228,10 +295,10 @@ def auto_jobs_per_device(devices: list[str], model: str) -> int:
 def build_pool(args, runs: list[Run]) -> DevicePool:
     if not args.devices:
         if args.jobs_per_device:
-            sys.exit("error: --jobs-per-device needs --devices (e.g. --devices auto)")
+            raise SweepError("--jobs-per-device needs --devices (e.g. --devices auto)")
         return DevicePool([None], args.jobs, label=f"--jobs {args.jobs}")
     if args.jobs != 1:
-        sys.exit("error: --jobs counts runs on this machine without a device; with --devices "
+        raise SweepError("--jobs counts runs on this machine without a device; with --devices "
                  "use --jobs-per-device")
     devices = parse_devices(args.devices)
     per_device = args.jobs_per_device or "1"
@@ -239,7 +306,7 @@ def build_pool(args, runs: list[Run]) -> DevicePool:
         from engine.experiment import load_config
         per_device = auto_jobs_per_device(devices, load_config(runs[0].config)["model.name"])
     elif not per_device.isdigit() or int(per_device) < 1:
-        sys.exit(f"error: --jobs-per-device {per_device!r}: give a number >= 1 or auto")
+        raise SweepError(f"--jobs-per-device {per_device!r}: give a number >= 1 or auto")
     return DevicePool(devices, int(per_device))
 
 
@@ -252,10 +319,26 @@ SWEEP_STARTED = time.time()
 INTERRUPTED_CODES = {130, 143, -2, -15}  # train.py stopped by SIGINT/SIGTERM (or killed by it)
 
 
+def finished_status(run: Run) -> tuple[str, str]:
+    """A finished run in this run's directory is this run only if it trained this config:
+    the same question train.py asks before it skips or resumes."""
+    if run.cfg is None:
+        return "skipped", "already finished"
+    try:
+        finished = read_result(run.out)
+    except RecordError as e:
+        return "failed", str(e)
+    diff = config_diff(finished["config"], run.cfg)
+    if diff:
+        return "refused", (f"holds a finished run of another config ({'; '.join(diff)}); move "
+                           f"it away or pass --out to another folder")
+    return "skipped", "already finished"
+
+
 def execute(run: Run) -> tuple[str, str]:
     """Run one training to completion; returns (status, detail)."""
     if (run.out / "result.json").is_file():
-        return "skipped", "already finished"
+        return finished_status(run)
     failed = run.out / "failed.json"
     run.out.mkdir(parents=True, exist_ok=True)
     claim = os.open(run.out / ".sweep.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -265,7 +348,7 @@ def execute(run: Run) -> tuple[str, str]:
         except BlockingIOError:
             return "skipped", "running in another sweep process"
         if (run.out / "result.json").is_file():  # finished while we waited for the claim
-            return "skipped", "already finished"
+            return finished_status(run)
         if failed.is_file() and failed.stat().st_mtime >= SWEEP_STARTED:
             # failed in a concurrent sweep after this one started: retried by the next re-run
             return "skipped", "failed in another sweep process just now"
@@ -310,7 +393,8 @@ cmd=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(str(commands.resolve()
 echo "$cmd"
 eval "$cmd"
 """)
-    print(f"wrote {path} ({len(runs)} array tasks) and {commands}; submit with: sbatch {path}")
+    print(f"wrote {path} ({len(runs)} array tasks) and {commands}; submit with: "
+          f"sbatch {shlex.quote(str(path))}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,7 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --devices: runs at once on each device, a number or auto (a "
                         "conservative table by model, capped by free GPU memory and cores; 1 "
                         "on the CPU); unset: 1")
+    p.add_argument("--recipe", help="a named recipe of the configs (configs/base/<dataset>.yaml "
+                                    "recipes:, e.g. release for MNIST); its runs get their own "
+                                    "directories (<loss>@<recipe>)")
     p.add_argument("--set", nargs="*", help="extra train.py --set overrides for every run")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                   help="run every value of a config key, each in its own directory "
+                        "(<loss>@<key>=<value>); repeat for a cartesian grid")
     p.add_argument("--slurm", type=Path, help="write a Slurm job-array script instead of running")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state")
     return p
@@ -350,8 +440,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return sweep(args, argv)
+    except (SweepError, UserError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def sweep(args, argv) -> int:
     if args.jobs < 1:
-        sys.exit("error: --jobs must be >= 1")
+        raise SweepError("--jobs must be >= 1")
+    # every path the user typed means what it means where they typed it: the trainings run
+    # from the repository root
+    args.out = Path(args.out).resolve()
+    args.data_root = args.data_root and str(Path(args.data_root).resolve())
     runs = build_runs(args)
     pool = build_pool(args, runs)
     runs = with_threads(runs, thread_sets(args, pool))
@@ -359,7 +461,7 @@ def main(argv=None) -> int:
     if note:
         print(note)
     if args.slurm:
-        write_slurm(runs, args.slurm, args)
+        write_slurm(runs, args.slurm.resolve(), args)
         return 0
     if args.dry_run:
         for r in runs:
@@ -370,19 +472,25 @@ def main(argv=None) -> int:
         return 0
     print(f"{len(runs)} runs -> {args.out} ({pool.describe()})")
     results = {}
-    for run, status, detail in run_all(runs, pool):
+    finished, interrupted = run_all(runs, pool)
+    for run, status, detail in finished:
         results.setdefault(status, []).append((run, detail))
-    counts = {s: len(results.get(s, [])) for s in ("done", "failed", "skipped", "interrupted")}
+    counts = {s: len(results.get(s, []))
+              for s in ("done", "failed", "refused", "skipped", "interrupted")}
     print(f"summary: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped"
-          + (f", {counts['interrupted']} interrupted" if counts["interrupted"] else ""))
-    for run, detail in results.get("failed", []):
-        print(f"  failed: {run.name}: {detail} (log: {run.out / 'train.log'})")
+          + "".join(f", {counts[s]} {s}" for s in ("refused", "interrupted") if counts[s]))
+    for status in ("failed", "refused"):
+        for run, detail in results.get(status, []):
+            print(f"  {status}: {run.name}: {detail} (log: {run.out / 'train.log'})")
     print(f"resume or retry with the same command: {shlex.join([sys.argv[0], *(argv or sys.argv[1:])])}")
-    return 1 if counts["failed"] else 0
+    if interrupted:
+        return 130
+    return 1 if counts["failed"] or counts["refused"] else 0
 
 
-def run_all(runs: list[Run], slots: DevicePool, execute=execute) -> list[tuple]:
-    """(run, status, detail) per run started, each on a device from `slots`. On Ctrl-C (which
+def run_all(runs: list[Run], slots: DevicePool, execute=execute) -> tuple[list[tuple], bool]:
+    """([(run, status, detail) per run started], interrupted), each run on a device from
+    `slots`. On Ctrl-C (which
     the trainings receive too: they checkpoint and exit) no further run starts, and the
     running ones are waited for, so each is reported by what it left behind (result.json:
     done), not as a failure."""
@@ -411,7 +519,8 @@ def run_all(runs: list[Run], slots: DevicePool, execute=execute) -> list[tuple]:
         print("interrupted: waiting for the running trainings to write their checkpoints",
               flush=True)
     pool.shutdown(wait=True, cancel_futures=True)
-    return [f.result() for f in futures if not f.cancelled() and f.result() is not None]
+    return ([f.result() for f in futures if not f.cancelled() and f.result() is not None],
+            stop.is_set())
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def main():
     device_module.DeviceDataset.train_batches = train_batches
 
     if during_checkpoint:
-        original_atomic = io_module._atomic
+        original_atomic = io_module.atomic_write
 
         def atomic(path, write):
             if Path(path).suffix == ".pt":
@@ -63,7 +63,7 @@ def main():
                     return original_atomic(path, half_then_kill)
             return original_atomic(path, write)
 
-        io_module._atomic = atomic
+        io_module.atomic_write = atomic
 
     sys.exit(train.main(sys.argv[sep + 1:]))
 

@@ -8,7 +8,8 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from datasets import DeviceDataset, ReferenceLoader, epoch_generator
+from datasets import DeviceDataset, ReferenceLoader
+from engine.runtime import epoch_generator
 from datasets import augment as aug
 
 N = 90_000

@@ -1,17 +1,23 @@
-"""scripts/compare_official.py: the three-column report and its verdicts, on hand-made runs."""
+"""scripts/compare_official.py over reports/side_by_side.py: the three-column report and its
+verdicts, on hand-made runs."""
 import json
 from pathlib import Path
 
+
+from reports import figures
+from reports import side_by_side as sbs
+from reports.output import OutputFolder
+from reports.published import load_published
 from scripts import compare_official, tables
 
 
-def write_run(root: Path, kind, setting, loss, seed, curve, schedule=None):
+def write_run(root: Path, kind, setting, loss, seed, curve, schedule=None, config=None):
     out = root / "mnist" / kind / setting / loss / f"seed{seed}"
     out.mkdir(parents=True)
     (out / "metrics.jsonl").write_text("".join(json.dumps({"epoch": i + 1, "test_top1": v}) + "\n"
                                                for i, v in enumerate(curve)))
     result = {"last": {"epoch": len(curve), "test_top1": curve[-1]},
-              "config": {"train.epochs": schedule or len(curve)}}
+              "config": {"train.epochs": schedule or len(curve), **(config or {})}}
     if schedule:  # the harness's record of a run stopped before its schedule's end
         result.update(epochs_run=len(curve), schedule_epochs=schedule)
     (out / "result.json").write_text(json.dumps(result))
@@ -29,18 +35,18 @@ def test_verdicts_and_table(tmp_path):
     write_run(ours, "sym", "0.4", "nce+rce", 0, [98.0, 98.9])
     write_run(theirs, "sym", "0.4", "nce+rce", 0, [97.0, 98.5])
     # asym CE: the authors' run stopped at epoch 2 of 50
-    write_run(ours, "asym", "0.4", "ce", 0, [90.0, 82.0])
+    write_run(ours, "asym", "0.4", "ce", 0, [90.0, 82.0], schedule=50)
     write_run(theirs, "asym", "0.4", "ce", 0, [90.0, 89.0], schedule=50)
     # two seeds each: the 3-point gap (91 vs 94) is inside 2 x sigma x sqrt(1/2 + 1/2) = 4,
     # sigma being the larger seed std (2; the published std is 1.48)
     for seed, (a, b) in enumerate([(89.0, 95.0), (93.0, 95.0)]):
         write_run(ours, "sym", "0.6", "ce", seed, [a])
         write_run(theirs, "sym", "0.6", "ce", seed, [b - 2 * seed])
-    written = compare_official.write_all(ours, theirs, "mnist",
-                                         tables.OutputFolder(tmp_path / "out", overwrite=False))
-    rows = {(r["kind"], r["setting"], r["loss"]): r["verdict"] for r in compare_official.build_rows(
-        compare_official.collect_runs(ours, "mnist"), compare_official.collect_runs(theirs, "mnist"),
-        tables.load_published("mnist"))}
+    written = sbs.write_all(ours, theirs, "mnist",
+                                         OutputFolder(tmp_path / "out", overwrite=False))
+    rows = {(r["kind"], r["setting"], r["loss"]): r["verdict"] for r in sbs.build_rows(
+        sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"),
+        load_published("mnist"))}
     assert rows == {("sym", "0.8", "ce"): "project = authors' ≠ published",
                     ("sym", "0.8", "nce"): "project ≠ authors'",
                     ("sym", "0.4", "nce+rce"): "all agree",
@@ -70,15 +76,15 @@ def test_a_run_without_result_is_shown_as_partial_from_its_metrics(tmp_path):
     """A run still going (or cut short by the end of a session) has metrics.jsonl and its
     config but no result.json: it appears with its epochs, never as a finished cell."""
     ours, theirs = tmp_path / "ours", tmp_path / "official"
-    write_run(ours, "sym", "0.8", "ce", 0, [80.0, 23.0])
+    write_run(ours, "sym", "0.8", "ce", 0, [80.0, 23.0], schedule=50)
     write_run(theirs, "sym", "0.8", "ce", 0, [81.0, 60.0, 40.0])
     folder = theirs / "mnist" / "sym" / "0.8" / "ce" / "seed0"
     (folder / "result.json").unlink()
     (folder / "config.yaml").write_text("train:\n  epochs: 50\n")
-    rows = compare_official.build_rows(compare_official.collect_runs(ours, "mnist"),
-                                       compare_official.collect_runs(theirs, "mnist"), {})
+    rows = sbs.build_rows(sbs.collect(ours, "mnist"),
+                                       sbs.collect(theirs, "mnist"), {})
     assert [r["verdict"] for r in rows] == ["partial"]
-    assert compare_official.fmt(rows[0]["official"]) == "40.00 (n=1) [epoch 3/50]"
+    assert sbs.fmt(rows[0]["official"]) == "40.00 (n=1) [epoch 3/50]"
 
 
 def test_losses_option_keeps_only_the_named_losses_cells(tmp_path):
@@ -111,11 +117,11 @@ def test_seeds_option_averages_both_columns_over_the_same_seeds(tmp_path):
     assert "| 22.00±1.00 (n=2) | 22.00±2.00 (n=2) | project = authors' ≠ published |" in md
 
 
-def test_seeds_option_rejects_a_non_integer_in_one_line(tmp_path):
-    import pytest
-    with pytest.raises(SystemExit, match="--seeds '0,x': give integers"):
-        compare_official.main(["--runs", str(tmp_path), "--official-runs", str(tmp_path),
-                               "--out", str(tmp_path / "o"), "--seeds", "0,x"])
+def test_seeds_option_rejects_a_non_integer_in_one_line(tmp_path, capsys):
+    assert compare_official.main(["--runs", str(tmp_path), "--official-runs", str(tmp_path),
+                                  "--out", str(tmp_path / "o"), "--seeds", "0,x"]) == 2
+    err = capsys.readouterr().err
+    assert "--seeds '0,x': give integers" in err and err.count("\n") == 1
 
 
 def test_a_seed_has_one_line_style_in_both_codes_curves(tmp_path, monkeypatch):
@@ -125,10 +131,10 @@ def test_a_seed_has_one_line_style_in_both_codes_curves(tmp_path, monkeypatch):
     for seed in (0, 123):
         write_run(ours, "sym", "0.8", "ce", seed, [80.0, 23.0])
     write_run(theirs, "sym", "0.8", "ce", 123, [81.0, 24.5])
-    figures = []
-    monkeypatch.setattr(compare_official, "save_figure", lambda fig, out, name: figures.append(fig) or [])
-    compare_official.write_all(ours, theirs, "mnist", tables.OutputFolder(tmp_path / "out", False))
-    styles = {line.get_label(): line.get_linestyle() for line in figures[0].axes[0].get_lines()}
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, *args: drawn.append(fig) or [])
+    sbs.write_all(ours, theirs, "mnist", OutputFolder(tmp_path / "out", False))
+    styles = {line.get_label(): line.get_linestyle() for line in drawn[0].axes[0].get_lines()}
     assert styles["authors' code, seed 123"] == styles["this project, seed 123"] == "--"
     assert styles["this project, seed 0"] == "-"
 
@@ -164,3 +170,28 @@ def test_paired_says_which_cell_it_leaves_out_for_want_of_a_common_seed(tmp_path
     assert "--paired: sym 0.8 ce has no seed both codes ran; left out" in capsys.readouterr().err
     md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
     assert "| nce |" in md and "| ce |" not in md
+
+
+def test_sides_of_different_settings_are_not_compared(tmp_path):
+    """Issue 25: a 1-epoch, 500-image run of this project against a 50-epoch run of the
+    authors' code is not a disagreement of the codes: the verdict names the keys that differ."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    write_run(ours, "sym", "0.8", "ce", 0, [30.0], config={"dataset.train_subset": 500})
+    write_run(theirs, "sym", "0.8", "ce", 0, [81.0] * 49 + [22.0])
+    [row] = sbs.build_rows(sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"),
+                           load_published("mnist"))
+    assert row["verdict"] == "configs differ: dataset.train_subset, train.epochs"
+
+
+def test_each_recipe_is_a_cell_of_its_own(tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    release = {"recipe": "release", "optim.weight_decay": 0.01, "optim.nesterov": True}
+    for root, value in ((ours, 11.35), (theirs, 11.35)):
+        write_run(root, "sym", "0.4", "nce", 0, [96.0])
+        write_run(root, "sym", "0.4", "nce@release", 0, [90.0, value], config=release)
+    rows = sbs.build_rows(sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"),
+                          load_published("mnist"))
+    assert [(r["loss"], r["verdict"]) for r in rows] == [
+        ("nce", "project = authors' ≠ published"), ("nce@release", "all agree")]
+    only = sbs.collect(ours, "mnist", recipe="release")
+    assert list(only) == [("sym", "0.4", "nce@release")]

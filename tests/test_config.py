@@ -166,3 +166,13 @@ def test_config_diff_lets_older_runs_resume():
     assert config_diff(old, new) == []
     assert config_diff(old, {**new, "train.sync_bn": True}) == ["train.sync_bn: False -> True"]
     assert config_diff(new, {**new, "optim.lr": 0.5}) == ["optim.lr: 0.01 -> 0.5"]
+
+
+def test_one_number_parser_for_every_key_and_loss_parameter():
+    """Issue 25: PyYAML reads 1e3 (no dot) as a string; optim.lr=1e-3 was accepted while
+    loss.beta=1e1 was refused as "not a number"."""
+    cfg = load_config(REPO / "configs/mnist/sym/nce+rce.yaml",
+                      sets=["loss.beta=1e1", "optim.lr=1e-3", "train.epochs=5"])
+    assert (cfg["loss.beta"], cfg["optim.lr"], cfg["train.epochs"]) == (10.0, 1e-3, 5)
+    with pytest.raises(ConfigError, match="loss parameter 'beta' must be a number, got 'x1'"):
+        load_config(REPO / "configs/mnist/sym/nce+rce.yaml", sets=["loss.beta=x1"])

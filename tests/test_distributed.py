@@ -84,7 +84,7 @@ def test_two_processes_train_the_model_of_one(runs):
     diff = max((w1[k].double() - w2[k].double()).abs().max().item() for k in w1)
     assert diff < 1e-4, diff
     result = json.loads((root / "two" / "result.json").read_text())
-    assert result["processes"] == 2 and result["config"]["train.batch_size"] == BATCH
+    assert result["provenance"]["processes"] == 2 and result["config"]["train.batch_size"] == BATCH
 
 
 @pytest.mark.distributed

@@ -1,5 +1,6 @@
 """Beyond the paper: ALFs and ANL losses, CIFAR-N human noise, instance-dependent noise, L1."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,6 +116,36 @@ def test_cifar_n_mismatch_and_bad_inputs_are_errors(real_data_root):
     with pytest.raises(ValueError, match="not found"):
         make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file="/x/y.pt",
                           label_set="aggre")
+
+
+class WritesMarker:
+    """A pickle payload that, if unpickled with code execution allowed, writes a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "code ran"))
+
+
+def test_a_crafted_label_file_cannot_run_code(tmp_path):
+    """Issue 25: noise.label_file was read with torch.load(weights_only=False); a file whose
+    pickle names a callable would run it. Now it is refused without running anything, and the
+    official layout (numpy int64 arrays in a dict) still reads."""
+    marker, crafted = tmp_path / "marker", tmp_path / "crafted.pt"
+    torch.save({"clean_label": WritesMarker(marker)}, crafted)
+    clean = np.arange(10) % 10
+    with pytest.raises(ValueError, match="cannot read human-noise label file .*crafted.pt"):
+        make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=crafted,
+                          label_set="aggre")
+    assert not marker.exists()
+    good = tmp_path / "good.pt"
+    noisy = (clean + 1) % 10
+    torch.save({"clean_label": clean.astype(np.int64), "aggre_label": noisy.astype(np.int64)},
+               good)
+    made = make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=good,
+                             label_set="aggre")
+    assert np.array_equal(made.labels, noisy) and made.realised_rate == 1.0
 
 
 # ---------------------------------------------------------------------------- instance noise

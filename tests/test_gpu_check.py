@@ -26,7 +26,12 @@ def test_dry_run_records_every_part(report):
     assert report["mode"] == "dry-run" and report["why_dry"] == "--dry-run"
     env = report["environment"]
     assert env["torch"] == torch.__version__ and "cudnn" in env and env["device"] == "cpu"
-    assert all(report[p]["status"] == "ok" for p in ("tests", "timing", "projection"))
+    assert all(report[p]["status"] == "ok"
+               for p in ("tests", "timing", "loading", "projection"))
+    # the file pipeline both ways (device_decode's timing; on a GPU: nvJPEG)
+    assert set(report["loading"]["images_per_s"]) == {"cpu/train", "cpu/eval", "device/train",
+                                                      "device/eval"}
+    assert all(v > 0 for v in report["loading"]["images_per_s"].values())
     tests = report["tests"]
     if not torch.cuda.is_available():   # the cuda tier skips, with its reason
         assert tests["tests"] == tests["skipped"] > 0 and tests["failures"] == 0
@@ -92,3 +97,11 @@ def test_a_part_past_its_budget_is_killed_with_what_it_started():
     with pytest.raises(subprocess.TimeoutExpired):
         # a child of the child, like the trainings the cuda tests start
         gpu_check.run_group(["bash", "-c", "sleep 30 & wait"], 0.5)
+
+
+def test_an_out_that_is_not_its_report_is_kept(tmp_path, capsys):
+    out = tmp_path / "gpu_check.json"
+    out.write_text('{"my": "notes"}')
+    assert gpu_check.main(["--dry-run", "--out", str(out)]) == 2
+    assert "is not a report of gpu_check.py" in capsys.readouterr().err
+    assert out.read_text() == '{"my": "notes"}'

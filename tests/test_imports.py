@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("datasets", "engine", "losses", "noise", "models")
+PACKAGES = ("datasets", "engine", "losses", "noise", "models", "reports", "scripts")
 
 
 def project_modules() -> dict:
@@ -52,9 +52,42 @@ def test_the_check_finds_a_circle():
 DOMAIN = ("datasets", "losses", "models", "noise")
 
 
+# The floors, lowest first: a package imports only packages of its own floor or below.
+FLOORS = {"datasets": 0, "losses": 0, "models": 0, "noise": 0, "engine": 1, "reports": 2,
+          "scripts": 3}
+
+
+def test_no_lower_floor_imports_a_higher_one():
+    """The domain packages never import engine/, engine/ never the reports, no package a
+    script (lazy, in-function imports included)."""
+    modules = project_modules()
+    upward = {name: sorted(m for m in imported(name, path, modules)
+                           if FLOORS[m.split(".")[0]] > FLOORS[name.split(".")[0]])
+              for name, path in modules.items()}
+    assert {k: v for k, v in upward.items() if v} == {}
+
+
+def test_reading_runs_and_naming_folders_does_not_load_torch():
+    """engine/record.py and reports/ read JSON and YAML: no torch, no domain package."""
+    import subprocess
+    import sys
+    probe = ("import sys, engine.record, engine.config, reports.tables, reports.side_by_side, "
+             "reports.selection, reports.figures\n"
+             "print(sorted(m for m in ('torch', 'datasets', 'losses', 'noise', 'models') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_packages_do_not_edit_sys_path():
+    edits = [f"{path.relative_to(REPO)}" for pkg in PACKAGES if pkg != "scripts"
+             for path in (REPO / pkg).glob("*.py") if "sys.path" in path.read_text()]
+    assert edits == []
+
+
 def test_engine_reaches_the_domain_packages_only_through_the_experiment_builder():
     """engine/ is machinery: only engine/experiment.py imports datasets, losses, models or noise
-    (others ask it, e.g. engine.rundir for a run's loss label)."""
+    (others ask it, e.g. train.py for a run's coordinates)."""
     modules = project_modules()
     offenders = {name: sorted(m for m in imported(name, path, modules)
                               if m.split(".")[0] in DOMAIN)

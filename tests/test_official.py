@@ -448,3 +448,73 @@ def test_harness_refuses_a_setting_their_code_would_not_train(tmp_path, sets, ma
     with pytest.raises(SystemExit, match=match):
         official_apl.run(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()   # refused before anything was written
+
+
+@pytest.fixture
+def small_mnist(tmp_path):
+    from fake_data import write_fake_mnist
+    return write_fake_mnist(tmp_path / "data", n_train=300, n_test=60)
+
+
+def harness_config(root, loss="nce+rce", seed=3):
+    return load_config(REPO / "configs" / "mnist" / "sym" / f"{loss}.yaml",
+                       overrides={"noise.rate": 0.4, "train.seed": seed, "dataset.root": str(root)})
+
+
+@pytest.mark.slow
+def test_harness_refuses_to_resume_or_skip_a_run_of_another_config(tmp_path, small_mnist, capsys):
+    """Issue 25: --resume into the folder of another loss used to resume it (only the label hash
+    was checked) and rewrite its config.yaml; a finished folder answered "nothing to do" to any
+    config. Both are refused now, naming the keys that differ, and nothing is rewritten."""
+    out = tmp_path / "run"
+    official_apl.run(harness_config(small_mnist), out, stop_after=1)
+    saved = (out / "config.yaml").read_text()
+    with pytest.raises(SystemExit, match=r"refusing to resume .*loss.name: 'nce\+rce' -> 'ce'"):
+        official_apl.run(harness_config(small_mnist, "ce"), out, stop_after=2, resume=True)
+    assert (out / "config.yaml").read_text() == saved
+    assert len(rows_without_time(out)) == 1
+    base = ["--noise-rate", "0.4", "--seed", "3", "--data-root", str(small_mnist), "--out", str(out)]
+    finished = tmp_path / "finished"
+    official_apl.run(harness_config(small_mnist), finished)          # the whole 50 epochs
+    assert official_apl.main(["--config", str(REPO / "configs/mnist/sym/nce+rce.yaml"), *base[:-1],
+                              str(finished), "--resume"]) == 0
+    assert "already finished" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"holds a different finished run; differences: .*loss"):
+        official_apl.main(["--config", str(REPO / "configs/mnist/sym/ce.yaml"), *base[:-1],
+                           str(finished), "--resume"])
+
+
+@pytest.mark.slow
+def test_harness_takes_the_run_lock(tmp_path, small_mnist):
+    from engine.errors import OutputDirError
+    from engine.rundir import RunLock
+    out = tmp_path / "run"
+    lock = RunLock(out).acquire()   # another process training this run
+    try:
+        with pytest.raises(OutputDirError, match="is in use by another process"):
+            official_apl.run(harness_config(small_mnist), out, stop_after=1)
+    finally:
+        lock.release()
+    assert not (out / "metrics.jsonl").exists()
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--config", "configs/mnist/sym/nope.yaml"], "config file not found"),
+    (["--config", "configs/mnist/sym/ce.yaml", "--noise-rate", "1.5"], r"noise.rate' must be in \[0, 1\)"),
+    (["--config", "configs/mnist/sym/ce.yaml", "--set", "optim.lrr=1"], "unknown config key 'optim.lrr'"),
+    (["--config", "configs/mnist/sym/ce.yaml", "--recipe", "fast"], "has no recipe 'fast'"),
+])
+def test_harness_answers_bad_input_in_one_line(tmp_path, argv, match, capsys):
+    argv = [a if not a.startswith("configs/") else str(REPO / a) for a in argv]
+    with pytest.raises(SystemExit) as e:
+        official_apl.main(argv + ["--out", str(tmp_path / "run")])
+    assert e.value.code != 0 and "\n" not in str(e.value)
+    assert e.value.code and __import__("re").search(match, str(e.value))
+    assert not (tmp_path / "run").exists()
+
+
+def test_harness_refuses_a_data_root_without_the_dataset_before_writing(tmp_path):
+    with pytest.raises(SystemExit, match=r"error: .*MNIST"):
+        official_apl.main(["--config", str(REPO / "configs/mnist/sym/ce.yaml"), "--data-root",
+                           str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()

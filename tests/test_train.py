@@ -204,6 +204,28 @@ def test_evaluate_rejects_checkpoint_from_another_dataset(finished_run, tmp_path
     assert code == 2 and "does not fit" in err and len(err.strip().splitlines()) == 1
 
 
+def test_evaluate_says_when_a_checkpoint_is_mid_epoch_and_keeps_foreign_files(
+        finished_run, mnist_root, tmp_path, capsys):
+    """Issue 25: a checkpoint a signal wrote mid-epoch is not an end-of-epoch model, and the
+    default output beside the run never replaces a file evaluate.py did not write."""
+    ckpt = torch.load(finished_run / "checkpoints/last.pt", weights_only=True)
+    torch.save(dict(ckpt, step=5), tmp_path / "mid.pt")
+    assert evaluate.main(["--checkpoint", str(tmp_path / "mid.pt"), "--data-root",
+                          str(mnist_root), "--output", str(tmp_path / "mid.json")]) == 0
+    result = json.loads((tmp_path / "mid.json").read_text())
+    assert result["step"] == 5 and result["position"].startswith(
+        f"MID-EPOCH: epoch {ckpt['epoch'] + 1}, after step 5")
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}')
+    assert evaluate.main(["--checkpoint", str(tmp_path / "mid.pt"), "--data-root",
+                          str(mnist_root), "--output", str(notes)]) == 2
+    assert "is not an evaluation written by evaluate.py" in capsys.readouterr().err
+    assert notes.read_text() == '{"mine": 1}'
+    # its own earlier evaluation it replaces
+    assert evaluate.main(["--checkpoint", str(tmp_path / "mid.pt"), "--data-root",
+                          str(mnist_root), "--output", str(tmp_path / "mid.json")]) == 0
+
+
 def test_evaluate_rejects_truncated_checkpoint(finished_run, tmp_path, capsys):
     data = (finished_run / "checkpoints/last.pt").read_bytes()
     (tmp_path / "bad.pt").write_bytes(data[: len(data) // 3])

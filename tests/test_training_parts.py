@@ -11,6 +11,7 @@ from engine.distributed import Dist
 from engine.errors import NumericalFault
 from engine.experiment import build_criteria
 from engine.experiment import load_config
+from engine.record import RunCoordinates, validate_result
 from engine.result import build_result
 from engine.stop import StopRequest
 from engine.training import FirstNonFinite
@@ -104,13 +105,19 @@ def history_rows():
 
 def test_the_result_reports_each_protocol_from_the_rows():
     resumes = [{"epoch": 1, "step": 0, "changes": ["train.threads: 1 -> 2"], "forced": False}]
+    where = RunCoordinates("mnist", "sym", "0.4", "ce", "0")
     result = build_result(history_rows(), ["test"], 100, None, resumes,
-                          {"labels_sha256": "ab", "transition": [[1]]}, "cpu", 1, 12.5, {"k": 1})
+                          {"labels_sha256": "ab", "transition": [[1]]}, "cpu", 1, 12.5,
+                          {"train.epochs": 3}, where)
+    assert validate_result(result) == []
+    assert result["run"] == where._asdict() and result["recipe"] == "paper"
+    assert (result["epochs_run"], result["schedule_epochs"]) == (3, 3)
     assert result["last"] == {"epoch": 3, "test_top1": 60.0, "test_top5": 96.0}
     assert result["best_on_test"]["epoch"] == 2
     assert result["best_on_noisy_val"]["epoch"] == 1          # selected on val, not on test
     assert result["best_on_noisy_val"]["test_top1"] == 50.0
     assert result["skipped_steps"] == 3 and result["forced_resume"] is False
     assert result["noise"] == {"labels_sha256": "ab"}         # the transition stays in noise.json
-    no_val = build_result(history_rows(), ["test"], None, None, [], {}, "cpu", 1, 1.0, {})
+    no_val = build_result(history_rows(), ["test"], None, None, [], {}, "cpu", 1, 1.0,
+                          {"train.epochs": 50}, where)
     assert no_val["best_on_noisy_val"] is None

@@ -1,0 +1,34 @@
+"""The published numbers (docs/published.yaml, docs/published_newer.yaml) and the test of
+whether a measured mean lies inside a published one."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+# --published name -> (file, section of the file or None): docs/published_newer.yaml holds one
+# section per source (scripts/extract_published.py --newer)
+SOURCES = {"paper": (DOCS / "published.yaml", None),
+           "newer": (DOCS / "published_newer.yaml", "eps_softmax"),        # last epoch, mean of 3
+           "newer-best": (DOCS / "published_newer.yaml", "eps_softmax_best"),  # best epoch
+           "jal": (DOCS / "published_newer.yaml", "jal_summary")}          # unconfirmed summary
+
+
+def load_published(dataset: str, source: str = "paper") -> dict:
+    """{kind: {loss: {rate: (mean, std or None)}}} of one source."""
+    path, section = SOURCES[source]
+    if not path.is_file():
+        return {}
+    doc = yaml.safe_load(path.read_text())
+    return (doc.get(section, {}) if section else doc).get(dataset, {})
+
+
+def outside(mean: float, published) -> bool:
+    """Outside the published mean ± 2 std (± 1 point where the published std is below 0.5);
+    never where the source gives no std."""
+    pub_mean, pub_std = published
+    if pub_std is None:
+        return False
+    tolerance = 2 * pub_std if pub_std >= 0.5 else 1.0
+    return abs(mean - pub_mean) > tolerance
