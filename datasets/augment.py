@@ -100,12 +100,14 @@ def apply(x: torch.Tensor, params: AugmentParams | None) -> torch.Tensor:
 
 
 class Normalizer:
-    """uint8 -> float, (x/255 - mean)/std folded into one multiply-add."""
+    """The one image normaliser: (x/input_max - mean)/std folded into one multiply-add; uint8
+    images (input_max 255, the fast path) or floats in [0, 1] (input_max 1, the device-decoded
+    WebVision path)."""
 
-    def __init__(self, mean, std, device, dtype=torch.float32):
+    def __init__(self, mean, std, device, dtype=torch.float32, input_max: float = 255.0):
         mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         std = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self.scale = (1.0 / (255.0 * std)).to(dtype)
+        self.scale = (1.0 / (input_max * std)).to(dtype)
         self.shift = (-mean / std).to(dtype)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,56 +1,9 @@
-"""Decode mini-WebVision JPEGs on the training device and augment whole batches there.
-
-The PIL path (datasets/webvision.py) decodes and augments every image in DataLoader workers, so
-the CPU sets the throughput. This optional path splits the work differently:
-
-    ds = EncodedFileDataset([p for p, _ in lists.train])          # workers only read bytes
-    loader = DataLoader(ds, batch_size=128, shuffle=True, num_workers=4,
-                        collate_fn=collate_encoded)
-    for data, index in loader:                                     # list of 1-D uint8, (B,)
-        images = decode_batch(data, device, [ds.path(i) for i in index])  # uint8 (3,H,W) each
-        x = normalize(train_augment(images, generator))            # float (B,3,224,224)
-        # eval: x = normalize(eval_transform_batch(images))
-
-It works on any device; on the CPU it is how the tests check it (no GPU needed), on CUDA
-torchvision.io.decode_jpeg uses nvjpeg and the augmentation runs as tensor ops on the GPU.
-
-Semantics (equal to the paper's transforms, spec §7, see train_transform / eval_transform):
-
-- decode: JPEGs (magic bytes FF D8 FF) with 1 or 3 components are decoded together by
-  `decode_jpeg(list, device=device, mode=RGB)`; everything else (PNG, GIF, ..., and 4-component
-  CMYK/YCCK JPEGs, which the CPU decoder converts like PIL) goes through `decode_image(mode=RGB)`
-  on the CPU and is then moved. Every image comes out uint8 (3, H, W) RGB. A file neither decoder
-  can read raises DatasetError naming it.
-- train: per image RandomResizedCrop(224, scale (0.08, 1), ratio (3/4, 4/3), bilinear,
-  antialias), then RandomHorizontalFlip(0.5), then ColorJitter(0.4, 0.4, 0.4, 0.2) with a fresh
-  random order of its four ops per image; result float32 in [0, 1] (ToTensor's scale, not
-  normalised). Random numbers come only from the caller's CPU torch.Generator, drawn per image in
-  the order torchvision's Compose draws them (crop params, flip, jitter permutation, then the
-  brightness/contrast/saturation/hue factors). So the parameters do not depend on the device, and
-  a generator in the same state as torch's global RNG reproduces torchvision's own parameters.
-- eval: Resize(256) (shorter side to 256, the longer to int(256 * long / short)), bilinear,
-  antialias, then CenterCrop(224); float32 in [0, 1].
-
-Known differences from the PIL path (all at the level of rounding, not of semantics):
-- Resizing uses torch's antialiased bilinear interpolation instead of PIL's resampler. Both
-  compute the same filter on uint8; in the tests eval_transform_batch differs from the PIL
-  eval transform by at most one level in 255 on rare pixels. On the CPU torch resizes uint8
-  natively; on CUDA torchvision resizes in float32 and rounds, so CPU and GPU outputs for the
-  same generator state can differ by one level in some pixels (the crop/flip/jitter parameters
-  are identical).
-- ColorJitter: the PIL path jitters uint8 PIL images, rounding to 0..255 after every op, taking
-  the contrast mean rounded to an integer and shifting hue by whole steps of 1/255 in PIL's HSV;
-  here all four ops run in float32 with torchvision's tensor formulas and no intermediate
-  rounding, so outputs differ by a few levels in 255.
-- JPEG decoding by torchvision's libjpeg-turbo (CPU) or nvjpeg (CUDA) instead of Pillow's
-  libjpeg: on the CPU the tests find identical pixels; other library versions, and nvjpeg, may
-  differ by a few levels (IDCT / chroma upsampling). nvjpeg may not report some truncated files
-  that libjpeg rejects; `scripts/prepare_webvision.py --check-images` finds those beforehand.
-
-torchvision 0.29 marks torchvision.io's image decoders as deprecated (a DeprecationWarning, in
-favour of TorchCodec); they still work. If they are removed, decode_batch is the one place to
-port.
-"""
+"""Decode mini-WebVision JPEGs on the training device and augment whole batches there
+(`dataset.decode: device`): DataLoader workers only read bytes, `decode_batch` decodes them
+(torchvision.io.decode_jpeg, nvJPEG on CUDA), `train_augment` / `eval_transform_batch` apply
+the paper's transforms (spec §7) as batched tensor ops, drawing every random number from the
+caller's CPU generator in torchvision's order. It runs on the CPU too (the tests). Semantics
+and the known rounding-level differences from the PIL path: docs/DATASETS.md."""
 from __future__ import annotations
 
 import math
@@ -67,7 +20,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from .base import DatasetError
-from .webvision import CROP, MEAN, RESIZE, STD
+from .webvision import CROP, RESIZE
 
 PathLike = Union[str, Path]
 
@@ -427,9 +380,3 @@ def eval_transform_batch(images: list[Tensor], resize: int = RESIZE, crop: int =
            for image in images]
     return _to_float(torch.stack(out))
 
-
-def normalize(x: Tensor, mean: Sequence[float] = MEAN, std: Sequence[float] = STD) -> Tensor:
-    """T.Normalize(mean, std) on a float (B, 3, H, W) batch, on x's device."""
-    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return (x - m) / s

@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import device_decode as dd
+from .augment import Normalizer
 from . import webvision as wv
 from .device import eval_bounds, train_batch_bounds
 
@@ -81,8 +82,7 @@ class FileSource:
             raise ValueError("decode on the device needs step_seed(epoch_draw, step, rank) "
                              "(engine.seeds.decode_step_seed)")
         self.step_seed = step_seed
-        self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
+        self.normalize = Normalizer(mean, std, self.device, input_max=1.0)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         paths = images.path_list()
         if images.decode == "device":
@@ -114,7 +114,7 @@ class FileSource:
                 else:
                     x = dd.eval_transform_batch(decoded, wv.eval_resize(self.images.size),
                                                 self.images.size)
-                x = (x - self.mean) / self.std
+                x = self.normalize(x)
             else:
                 x = x.to(self.device, non_blocking=True)
             yield (x.contiguous(memory_format=self.memory_format),

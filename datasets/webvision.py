@@ -1,50 +1,12 @@
 """mini-WebVision (spec §9): file lists, the ILSVRC2012 validation set mapped by WNID, the
-ImageNet-style transforms (spec §7) and a PIL Dataset + DataLoader over image files.
-
-Unlike MNIST/CIFAR this dataset does not fit in memory as a uint8 tensor, so it is read as files:
+ImageNet-style transforms (spec §7) and a PIL Dataset over image files.
 
     lists = read_webvision(R)                    # first 50 classes of the Google subset
     ilsvrc = read_imagenet_val(I, lists.wnids)   # the same 50 classes of ILSVRC2012 val (2,500)
     train = FileListDataset(lists.train, train_transform())   # yields (tensor, index)
-    loader = make_loader(train, 128, shuffle=True, workers=8, pin_memory=True, generator=g)
 
-Layouts read (R = WebVision root, I = ImageNet root):
-
-| what                   | files                                                              |
-|------------------------|--------------------------------------------------------------------|
-| WebVision train        | R/info/train_filelist_google.txt (`google/q0001/00000001.jpg 0`)   |
-|                        | images R/google/q0001/*.jpg (the resized-256 Google images)        |
-| WebVision val          | R/info/val_filelist.txt (`00000001.jpg 0`, or with the folder)     |
-|                        | images R/val_images_256/*.jpg                                      |
-| WebVision classes      | R/info/synsets.txt, line i = `n01440764 tench, Tinca tinca`        |
-| ILSVRC12 val (a)       | I/val/<wnid>/*.JPEG (torchvision.datasets.ImageNet; no meta.bin)   |
-| ILSVRC12 val (b)       | I/val/ILSVRC2012_val_00000001.JPEG ... (flat) + devkit:            |
-|                        | I/ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt|
-|                        | I/ILSVRC2012_devkit_t12/data/meta.mat                              |
-| ILSVRC12 val (c)       | flat folder (I/val or Kaggle's I/ILSVRC/Data/CLS-LOC/val) +        |
-|                        | I/LOC_val_solution.csv (`ImageId,PredictionString`), Kaggle        |
-
-Mapping:
-- WebVision: a sample's class is its label in the file list; only labels < num_classes (50) are
-  kept. synsets.txt gives the WNID of each label.
-- ILSVRC12 val: each image's WNID comes from its folder (a), from the devkit's ILSVRC2012_ID ->
-  meta.mat WNID (b), or from the first token of the CSV's PredictionString (c); its label is the
-  position of that WNID in WebVision's synsets.txt. The paper's code instead took torchvision's
-  class index (sorted WNIDs) as the WebVision label, i.e. assumed both orders agree (spec §9
-  "Class-id assumption"); mapping by WNID is right either way, and `check_class_order` says
-  whether the two orders agree.
-
-Paths in the lists are absolute strings. Files are not opened while reading the lists
-(66k stat calls are left to `scripts/prepare_webvision.py`, which also decodes every image with
---check-images); an unreadable image raises DatasetError when the Dataset reaches it.
-
-Training (`dataset.name: webvision_mini`, datasets/webvision_mini.py): the WebVision root is
-`<dataset.root>/webvision` (or `dataset.root` itself when it holds info/), the ImageNet root
-`dataset.test_root` (default `<dataset.root>/imagenet`). The reported test set ("test_*") is
-ILSVRC12 val, the paper's number; WebVision val is a second set ("webvision_val_*"). Images are
-decoded by PIL in DataLoader workers as in the official code, or on the training device
-(`dataset.decode: device`, datasets/device_decode.py); see datasets/files.py.
-"""
+files.FileSource serves it in batches (train.py's file pipeline). The layouts read, the WNID
+mapping and how training finds the roots: docs/DATASETS.md."""
 from __future__ import annotations
 
 import csv
@@ -55,9 +17,8 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
-import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision import transforms as T
 
 from .base import DatasetError, DatasetNotFoundError
@@ -443,14 +404,3 @@ class FileListDataset(Dataset):
     def path(self, index: int) -> str:
         return os.fsdecode(self.paths[index])
 
-
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, workers: int, pin_memory: bool,
-                generator: Optional[torch.Generator] = None, sampler=None) -> DataLoader:
-    """A DataLoader whose workers persist across epochs (re-forking 8+ workers that each import
-    torch every epoch costs seconds). A sampler decides the order itself, so it excludes
-    shuffle=True. Batches are not dropped (spec §8.1)."""
-    if sampler is not None and shuffle:
-        raise ValueError("make_loader: pass shuffle=False with a sampler (it sets the order)")
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
-                      num_workers=workers, pin_memory=pin_memory,
-                      persistent_workers=workers > 0, generator=generator)

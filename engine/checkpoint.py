@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import config_diff
+from .config import config_diff, with_defaults
 from .errors import CheckpointError
 from . import io as atomic_io
 
@@ -81,6 +81,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if state["format"] != FORMAT:
         raise CheckpointError(f"{path} has checkpoint format {state['format']}, "
                               f"this code reads format {FORMAT}")
+    state["config"] = with_defaults(state["config"])
     return state
 
 

@@ -435,10 +435,15 @@ def loss_kwargs(cfg: dict) -> dict:
     return {k[len("loss."):]: v for k, v in cfg.items() if is_loss_param(k)}
 
 
+def with_defaults(cfg: dict) -> dict:
+    """A config written by an older version of this code, with every key added to SCHEMA since
+    at the default it held then: the one place such configs are upgraded (checkpoints, runs)."""
+    return {**{k: f.default for k, f in SCHEMA.items() if k not in cfg}, **cfg}
+
+
 def config_diff(old: dict, new: dict, ignore=RESUME_MAY_DIFFER) -> list[str]:
-    # A key added to SCHEMA after `old` was written held its default then: a run from an
-    # older version of this code resumes as long as the new key keeps its default.
-    old = {**{k: f.default for k, f in SCHEMA.items() if k not in old}, **old}
+    # a run from an older version resumes as long as each newer key keeps its default
+    old = with_defaults(old)
     keys = sorted((set(old) | set(new)) - set(ignore))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 

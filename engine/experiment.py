@@ -110,17 +110,15 @@ def check_loss(resolved: dict) -> None:
 # ---- data -----------------------------------------------------------------------------------
 
 def dataset_options(cfg: dict, test_root: str | None = None) -> dict:
-    """load_dataset's options for datasets read as files (webvision_mini). `.get` with the
-    defaults: a checkpoint's config written before these keys existed lacks them."""
-    return {"test_root": test_root or cfg.get("dataset.test_root"),
-            "image_size": cfg.get("dataset.image_size"),
-            "decode": cfg.get("dataset.decode", "cpu")}
+    """load_dataset's options for datasets read as files (webvision_mini)."""
+    return {"test_root": test_root or cfg["dataset.test_root"],
+            "image_size": cfg["dataset.image_size"], "decode": cfg["dataset.decode"]}
 
 
 def load_data(cfg: dict, root=None, test_root: str | None = None):
     """The dataset of a config (its root, or `root`), as datasets.load_dataset returns it."""
     return load_dataset(cfg["dataset.name"], root or cfg["dataset.root"],
-                        download=cfg.get("dataset.download", False),
+                        download=cfg["dataset.download"],
                         options=dataset_options(cfg, test_root))
 
 
@@ -232,7 +230,7 @@ class SourceFactory:
         self.data, self.device, self.rank = data, device, rank
         self.pipeline = pipeline or cfg["dataset.pipeline"]
         self.channels_last = use_channels_last(cfg["train.channels_last"], device)
-        self.workers = cfg.get("dataset.workers", 0)  # absent from older checkpoints' configs
+        self.workers = cfg["dataset.workers"]
 
     def __call__(self, images, augment: str):
         return make_data_source(self.pipeline, images, self.data, augment, self.device,

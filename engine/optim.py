@@ -36,7 +36,7 @@ def loss_phase(cfg: dict, epoch: int) -> int:
     return int(epoch >= cfg["loss.warmup_epochs"])
 
 
-def optimiser_phase(cfg: dict, epoch: int) -> int:
+def optim_phase(cfg: dict, epoch: int) -> int:
     """1 once a fresh optimiser replaces the first (after the warm-up, with
     optim.lr_after_warmup set); else 0: one optimiser for the whole run."""
     fresh = cfg["loss.warmup_epochs"] > 0 and cfg["optim.lr_after_warmup"] is not None
@@ -51,5 +51,5 @@ def build_phase_optimiser(model: torch.nn.Module, cfg: dict, phase: int):
         optimizer = build_optimizer(model, cfg, lr=cfg["optim.lr_after_warmup"])
         return optimizer, constant_schedule(optimizer)
     optimizer = build_optimizer(model, cfg)
-    span = cfg["loss.warmup_epochs"] if optimiser_phase(cfg, cfg["train.epochs"]) else None
+    span = cfg["loss.warmup_epochs"] if optim_phase(cfg, cfg["train.epochs"]) else None
     return optimizer, build_scheduler(optimizer, cfg, epochs=span)

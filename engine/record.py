@@ -22,7 +22,7 @@ from typing import Iterator, NamedTuple
 
 import yaml
 
-from .config import PAPER_RECIPE, RESUME_MAY_DIFFER, SCHEMA
+from .config import PAPER_RECIPE, RESUME_MAY_DIFFER, SCHEMA, with_defaults
 from .errors import UserError
 from .io import write_text_atomic
 
@@ -114,7 +114,7 @@ def identity_keys(*configs: dict) -> set:
 def identity(cfg: dict) -> dict:
     """What a run trained, whatever its seed and setting: two runs of one table cell must agree
     on every key of it (defaults filled in for keys added to the schema after a run)."""
-    full = {**{k: f.default for k, f in SCHEMA.items() if k not in cfg}, **cfg}
+    full = with_defaults(cfg)
     return {k: full[k] for k in sorted(identity_keys(full))}
 
 

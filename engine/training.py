@@ -16,7 +16,7 @@ from .checkpoint import capture_rng, load_model_state, restore_rng
 from .errors import NumericalFault
 from .evaluation import evaluate
 from .metrics import EpochAccumulator
-from .optim import build_phase_optimiser, loss_phase, optimiser_phase
+from .optim import build_phase_optimiser, loss_phase, optim_phase
 from . import seeds
 from .step import forward_backward, optimizer_step
 
@@ -29,7 +29,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     scheduler: object
     scaler: torch.amp.GradScaler
-    opt_phase: int = 0
+    optim_phase: int = 0
     epoch: int = 0
     step: int = 0
     history: list = field(default_factory=list)
@@ -45,9 +45,9 @@ def new_state(model, cfg: dict, device: torch.device) -> TrainState:
 
 def restore_state(state: TrainState, model, ckpt: dict, cfg: dict, path) -> None:
     load_model_state(model, ckpt["model"], path)
-    state.opt_phase = ckpt.get("optim_phase", 0)  # the states below belong to that optimiser
-    if state.opt_phase:
-        state.optimizer, state.scheduler = build_phase_optimiser(model, cfg, state.opt_phase)
+    state.optim_phase = ckpt.get("optim_phase", 0)  # the states below belong to that optimiser
+    if state.optim_phase:
+        state.optimizer, state.scheduler = build_phase_optimiser(model, cfg, state.optim_phase)
     state.optimizer.load_state_dict(ckpt["optimizer"])
     state.scheduler.load_state_dict(ckpt["scheduler"])
     state.scaler.load_state_dict(ckpt["scaler"])
@@ -76,16 +76,16 @@ def checkpoint_payload(state: TrainState, model, cfg: dict, labels_sha256: str,
             "epoch": state.epoch, "step": state.step, "partial": state.partial,
             "model": model.state_dict(), "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(), "scaler": state.scaler.state_dict(),
-            "optim_phase": state.opt_phase, "rng": capture_rng(), "rng_ranks": rng_ranks,
+            "optim_phase": state.optim_phase, "rng": capture_rng(), "rng_ranks": rng_ranks,
             "history": state.history, "config": cfg, "resumes": state.resumes,
             "noisy_labels_sha256": labels_sha256}
 
 
 def enter_epoch(state: TrainState, model, cfg: dict, epoch: int) -> None:
     """A fresh optimiser where its phase starts (DMI after its warm-up)."""
-    phase = optimiser_phase(cfg, epoch)
-    if phase != state.opt_phase:
-        state.opt_phase = phase
+    phase = optim_phase(cfg, epoch)
+    if phase != state.optim_phase:
+        state.optim_phase = phase
         state.optimizer, state.scheduler = build_phase_optimiser(model, cfg, phase)
 
 

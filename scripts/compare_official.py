@@ -5,6 +5,11 @@ codes' per-epoch curves (reports/side_by_side.py explains the verdicts).
     python scripts/compare_official.py --runs runs/side/ours --official-runs runs/side/official \
         --dataset mnist --out docs/results/side_by_side [--recipe release] [--paired]
     (also: python scripts/tables.py ... --official-runs DIR)
+
+With --recipes paper,release: which recipe explains each published cell (reports/recipes.py):
+published | each code under each recipe | verdict, a figure per cell with every curve, and
+the count over cells; --cells kind:rate:loss,... picks the cells (in order), --earlier CSV
+fills a paper-era column that has no run here from an earlier side-by-side table.
 """
 from __future__ import annotations
 
@@ -41,8 +46,38 @@ def build_parser() -> argparse.ArgumentParser:
                                    "every seed either code has)")
     p.add_argument("--paired", action="store_true",
                    help="per cell, only the seeds both codes ran (table and figures)")
-    p.add_argument("--name", help="file name stem of the table (default: <dataset>_side_by_side)")
+    p.add_argument("--name", help="file name stem of the table (default: <dataset>_side_by_side, "
+                                  "or <dataset>_recipes with --recipes)")
+    p.add_argument("--recipes", help="comma list, e.g. paper,release: the recipe report instead")
+    p.add_argument("--cells", help="with --recipes: comma list of kind:rate:loss, e.g. "
+                                   "sym:0.8:ce,asym:0.4:nce+rce")
+    p.add_argument("--earlier", type=Path, help="with --recipes: an earlier side-by-side CSV "
+                                                "for paper-era columns with no run here")
     return p
+
+
+def parse_cells(text: str) -> list[tuple]:
+    cells = []
+    for item in text.split(","):
+        parts = item.split(":")
+        if len(parts) != 3:
+            raise ReportError(f"--cells {item!r}: give kind:rate:loss, e.g. sym:0.8:ce")
+        kind, rate, loss = parts
+        try:
+            rate = f"{float(rate):g}"
+        except ValueError:
+            raise ReportError(f"--cells {item!r}: the rate {rate!r} is not a number") from None
+        cells.append((kind, rate, loss))
+    return cells
+
+
+def recipe_report(args) -> list:
+    from reports.recipes import write_all as write_recipes
+    if not args.cells:
+        raise ReportError("--recipes needs --cells kind:rate:loss,... (the cells to explain)")
+    return write_recipes(args.runs, args.official_runs, args.dataset, parse_cells(args.cells),
+                         args.recipes.split(","), OutputFolder(args.out, args.overwrite),
+                         args.earlier, not args.no_figures, args.name)
 
 
 def main(argv=None) -> int:
@@ -55,9 +90,9 @@ def main(argv=None) -> int:
               f"--seeds 0,123", file=sys.stderr)
         return 2
     try:
-        written = write_all(args.runs, args.official_runs, args.dataset,
-                            OutputFolder(args.out, args.overwrite), not args.no_figures, losses,
-                            seeds, args.paired, args.recipe, args.name)
+        written = recipe_report(args) if args.recipes else write_all(
+            args.runs, args.official_runs, args.dataset, OutputFolder(args.out, args.overwrite),
+            not args.no_figures, losses, seeds, args.paired, args.recipe, args.name)
     except (ReportError, RecordError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

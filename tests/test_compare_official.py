@@ -195,3 +195,38 @@ def test_each_recipe_is_a_cell_of_its_own(tmp_path):
         ("nce", "project = authors' ≠ published"), ("nce@release", "all agree")]
     only = sbs.collect(ours, "mnist", recipe="release")
     assert list(only) == [("sym", "0.4", "nce@release")]
+
+
+def test_the_recipe_report_says_which_recipe_explains_each_cell(tmp_path):
+    """reports/recipes.py: NCE at sym 0.4 collapses to 11.35 under release in both codes
+    (published 11.35 ± 0.00: explained) and not under the paper-era recipe (96: not); CE at
+    0.8 has only an earlier session's paper-era value and no release run."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    release = {"recipe": "release", "optim.weight_decay": 0.01, "optim.nesterov": True}
+    for root in (ours, theirs):
+        write_run(root, "sym", "0.4", "nce", 0, [95.0, 96.0])
+        write_run(root, "sym", "0.4", "nce@release", 0, [90.0, 11.35], config=release)
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text("kind,setting,loss,published_mean,published_std,official_mean,official_std,"
+                       "official_n,official_epochs,ours_mean,ours_std,ours_n,ours_epochs,verdict\n"
+                       "sym,0.8,ce,47.08,1.15,21.7467,0.5941,3,50,23.0467,0.5775,3,50,x\n")
+    assert compare_official.main([
+        "--runs", str(ours), "--official-runs", str(theirs), "--out", str(tmp_path / "out"),
+        "--recipes", "paper,release", "--cells", "sym:0.4:nce,sym:0.8:ce",
+        "--earlier", str(earlier)]) == 0
+    md = (tmp_path / "out" / "mnist_recipes.md").read_text()
+    assert ("| sym 0.4 | nce | 11.35±0.00 | 96.00 (n=1) | 96.00 (n=1) | 11.35 (n=1) | "
+            "11.35 (n=1) | release explains; paper not |") in md
+    assert ("| sym 0.8 | ce | 47.08±1.15 | 21.75±0.59 (n=3) ‡ | 23.05±0.58 (n=3) ‡ | – | – | "
+            "no recipe explains it (release: not run) |") in md
+    assert ("paper explains 0 of the 2 cells it was run on; release explains 1 of the 1 "
+            "cells it was run on") in md
+    assert (tmp_path / "out" / "mnist_sym_0.4_nce_recipes.png").is_file()
+
+
+def test_recipe_report_cells_are_checked_in_one_line(tmp_path, capsys):
+    assert compare_official.main(["--runs", str(tmp_path), "--official-runs", str(tmp_path),
+                                  "--out", str(tmp_path / "o"), "--recipes", "paper,release",
+                                  "--cells", "sym:x:nce"]) == 2
+    err = capsys.readouterr().err
+    assert "--cells 'sym:x:nce': the rate 'x' is not a number" in err and err.count("\n") == 1

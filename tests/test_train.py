@@ -167,6 +167,16 @@ def test_existing_run_is_protected(finished_run, mnist_config, mnist_root, capsy
     assert (finished_run / "result.json").read_bytes() == before
 
 
+def test_another_epochs_into_a_finished_run_names_the_difference_first(
+        finished_run, mnist_config, mnist_root, capsys):
+    """Issue 25: the first hint used to be "pass --resume", which led to a second refusal."""
+    epochs = json.loads((finished_run / "result.json").read_text())["config"]["train.epochs"]
+    assert run_train(mnist_config, mnist_root, finished_run, "--epochs", str(epochs + 1)) == 2
+    err = capsys.readouterr().err
+    assert f"holds a different finished run; differences: train.epochs: {epochs} -> " in err
+    assert "pass --resume" not in err
+
+
 def test_resume_with_changed_config_is_refused(mnist_config, mnist_root, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--config", str(mnist_config), "--data-root", str(mnist_root), "--out", str(out)]
