@@ -55,12 +55,12 @@ class Interval:
 
     def check(self, name: str, value):
         """`value` as a float (an int for integer intervals), or a ValueError that says why."""
-        kind = "an integer" if self.integer else "a number"
-        wanted = f"{kind} {self.condition()}".strip()
         is_type = (isinstance(value, numbers.Integral) if self.integer
                    else isinstance(value, numbers.Real))
         if isinstance(value, bool) or not is_type:
-            raise ValueError(f"loss parameter {name!r} must be {wanted}, got {value!r}")
+            kind = "an integer" if self.integer else "a number"
+            raise ValueError(f"loss parameter {name!r} must be {kind}, got {value!r} "
+                             f"(allowed: {self})")
         if not self.integer and not math.isfinite(value):
             bounds = f" and {self.condition()}" if self.condition() else ""
             raise ValueError(f"loss parameter {name!r} must be finite{bounds}, got {value}")

@@ -190,8 +190,8 @@ def test_every_declared_parameter_has_a_declared_range():
 
 
 def outside(interval: Interval) -> list:
-    """Values just beyond each bound, the bound itself when it is open, and a wrong type."""
-    values = ["x", None]
+    """Values just beyond each bound, the bound itself when it is open, and non-finite ones."""
+    values = []
     if interval.low is not None:
         values.append(interval.low if interval.low_open else interval.low - 1)
     if interval.high is not None:
@@ -217,6 +217,11 @@ def test_each_range_is_enforced_at_its_bounds_with_a_message_naming_it(cls):
             with pytest.raises(ValueError, match=f"loss parameter '{param}' must be ") as error:
                 build(cls, **{param: value})
             assert allowed.condition() in str(error.value), (param, value)
+        for value in ("x", None):   # a wrong type: the message gives the interval
+            with pytest.raises(ValueError, match=f"loss parameter '{param}' must be an? "
+                                                 f"(number|integer), got .* \\(allowed: ") as error:
+                build(cls, **{param: value})
+            assert str(error.value).endswith(f"(allowed: {allowed})"), (param, value)
         for bound in (allowed.low, allowed.high):
             if bound is not None and allowed.contains(bound):
                 build(cls, **{param: bound})   # an inclusive bound is accepted
@@ -224,9 +229,9 @@ def test_each_range_is_enforced_at_its_bounds_with_a_message_naming_it(cls):
 
 @pytest.mark.parametrize("name,params,match", [
     ("gce", {"q": 1.5}, r"'q' must be > 0 and <= 1, got 1.5"),
-    ("gce", {"q": "0.7"}, r"'q' must be a number > 0 and <= 1, got '0.7'"),
+    ("gce", {"q": "0.7"}, r"'q' must be a number, got '0.7' \(allowed: \(0, 1\]\)"),
     ("nlnl", {"ln_neg": 0}, r"'ln_neg' must be >= 1, got 0"),
-    ("nlnl", {"ln_neg": 1.0}, r"'ln_neg' must be an integer >= 1, got 1.0"),
+    ("nlnl", {"ln_neg": 1.0}, r"'ln_neg' must be an integer, got 1.0 \(allowed: integer >= 1\)"),
     ("nlnl", {"class_counts": [1, 2]}, "must be None or list a positive count for each of the 10"),
     ("nlnl", {"class_counts": [0] * 10}, "positive count"),
     ("nlnl", {"prob_clamp": 0.0}, r"'prob_clamp' must be > 0 and <= 1"),
