@@ -1,43 +1,27 @@
-"""Every loss of the paper and its official code, by config name.
+"""Every loss of the paper and its official code, and later ones, by config name.
 
-    from losses import build_loss, LOSSES
+    from losses import build_loss, LOSSES          # installed: from activepassive.losses import
     criterion = build_loss("nce+rce", num_classes=10, alpha=1.0, beta=10.0)
     loss = criterion(logits, targets)                 # batch mean
     per_sample = build_loss("gce", 10, reduction="none")(logits, targets)
+    NormalizedCrossEntropy(10), Combination(10, NormalizedCrossEntropy(10),
+                                            ReverseCrossEntropy(10), alpha=1.0, beta=10.0)
+    check_symmetry(per_sample_loss, num_classes=10)   # is its class-sum constant? (symmetry.py)
 
+Logits: (N, K) or (N, K, d1, ...), any floating dtype, on any device, autocast or not (the loss
+is computed in float32, float64 kept); targets: class indices; `reduction` and `ignore_index`
+as in torch.nn.CrossEntropyLoss (inputs.py). The loss is an nn.Module.
+
+The catalogue of every name (formula, parameters with defaults and allowed ranges, class-sum,
+sources, the per-dataset settings in configs/) is docs/LOSSES.md, generated from the classes'
+FORMULA, CLASS_SUM, SOURCE, PARAMS and RANGES and from PAIR_SOURCES below by
+scripts/loss_catalogue.py. Notation there: p = softmax(z), p~ = clamp(p, 1e-7, 1), y = given
+label, K = classes, s = `scale`; the class-sum is the sum over all K labels y of the per-sample
+loss, and a constant class-sum makes a loss symmetric (the paper's Theorem 1).
 Spec: ../shared/docs/paper.md §3 (formulas), §2 (defaults D1-D6), §13 (bugs B1, B2, B12, B13);
-each restated in short in docs/NOTES.md.
-p = softmax(z), p~ = clamp(p, 1e-7, 1), y = given label, K = classes, s = `scale`.
-"Class-sum" is sum over all K labels y of the per-sample loss: a constant makes a loss symmetric.
-
-| name  | per-sample value                                  | parameters (default)                          | class-sum        | source |
-|-------|---------------------------------------------------|-----------------------------------------------|------------------|--------|
-| ce    | -s log p_y                                        | scale (1)                                     | not constant     | paper |
-| fl    | -s (1-p_y)^g log p_y, (1-p)^g detached            | gamma (0.5, D19), detach_modulator (True, D5) | not constant     | official code |
-| mae   | s (1 - p_y)  ("reduced MAE")                      | scale (1; 2 = true L1, D4)                    | s (K-1)          | official code |
-| rce   | -A s sum_{k!=y} p~_k  ~= 9.21 s (1-p_y)           | A (ln 1e-4 = -9.2103, D1; paper -4), prob_clamp (1e-7) | ~ -A s (K-1) | official code |
-| gce   | s (1 - p~_y^q) / q                                | q (0.7), prob_clamp (1e-7)                    | not constant     | official code |
-| sce   | alpha CE + beta RCE                               | alpha (1), beta (1), A                        | not constant     | SCE paper, official code |
-| nlnl  | sum_r -w_y log clamp(1 - p_ybar_r, 1e-5)          | ln_neg (1), class_counts (None: w = 1)        | -                | official code, NL phase only (D6, B12) |
-| nce   | s log p_y / sum_k log p_k                         | scale (1)                                     | s                | paper = code |
-| nfl   | s FL_y / sum_k FL_k, factors detached             | gamma (0.5), detach_modulator (True), scale   | s                | paper = code |
-| ngce  | s (1 - p~_y^q) / (K - sum_k p~_k^q)               | q (0.7), prob_clamp, scale                    | s                | paper = code |
-| nmae  | s (1 - p_y) / (K-1)                               | normalizer ("paper"; "reference" = /(2(K-1)), B2), scale | s (paper)  | corrected (paper) |
-| nrce  | s RCE / (-A (K-1))                                | normalizer ("paper"; "reference" = RCE (K-1)/4, B1), A, scale | ~ s (paper) | corrected (paper) |
-| agce  | s [(a+1)^q - (a+p_y)^q] / q                       | a (1), q (2), scale                           | not constant     | ALFs, ICML 2021 |
-| aul   | s [(a-p_y)^q - (a-1)^q] / q                       | a (1.5), q (0.9), scale                       | not constant     | ALFs, ICML 2021 |
-| ael   | s exp(-p_y / a)                                   | a (3), scale                                  | not constant     | ALFs, ICML 2021 |
-| nnce  | s [1 - (A + ln p~_y) / sum_k (A + ln p~_k)], A = -ln 1e-7 | prob_clamp (1e-7), scale              | s (K-1)          | ANL, NeurIPS 2023 |
-| nnfl  | s [1 - (A_FL - FL_y) / (K A_FL - sum_k FL_k)]     | gamma (0.5), prob_clamp (1e-7), scale         | s (K-1)          | ANL, NeurIPS 2023 |
-| anl-ce| alpha NCE + beta NNCE (+ delta ||theta||_1 = optim.l1) | alpha, beta                              | alpha + beta (K-1) | ANL |
-| anl-fl| alpha NFL + beta NNFL (+ optim.l1)                | alpha, beta, gamma                            | alpha + beta (K-1) | ANL |
-| ce-eps| -s log p'_y, p' = (p + m onehot(argmax)) / (1+m)  | m (1e5), prob_clamp (1e-8), scale             | not constant     | eps-softmax, NeurIPS 2024 |
-| fl-eps| -s (1-p'_y)^g log p'_y, factor detached           | m (1e5), gamma (0.1), prob_clamp, scale       | not constant     | eps-softmax |
-| amse  | s ||a e_y - p||^2 / K                             | a (10), scale                                 | a^2 - 2a/K + ||p||^2 | JAL, ICCV 2025 |
-| jal-ce| alpha NCE + beta AMSE                             | alpha, beta, a                                | not constant     | JAL |
-| ldr-kl| s lam ln mean_k exp((s_k - s_y + margin[k!=y])/lam), s = softplus(z)/mean | margin (0.1), lam (10), scale | not constant | LDR, ICML 2023 |
-| dmi   | -ln(abs det(U^T P) + 1e-3), one value per batch   | det_eps (1e-3)                                | -                | DMI, NeurIPS 2019 (spec §3.6) |
-| a+b   | alpha a + beta b, any two of the above            | alpha (1), beta (1), and the parts' params     | alpha C_a + beta C_b | paper (APL) |
+each restated in short in docs/NOTES.md. Defaults are the constants behind the published
+numbers (RCE's A = ln 1e-4, MAE = 1 - p_y, detached focal factor); NMAE and NRCE default to the
+paper's normaliser, the official code's buggy one is normalizer="reference".
 
 Options of every loss and pair (losses/base.py), so that wrappers are configs, not classes:
 logit_clip (None; delta: LogitClip, ICML 2023: z <- z min(1, delta/||z||) before the loss) and
@@ -67,6 +51,7 @@ from .nlnl import NLNL
 from .normalized import (NormalizedCrossEntropy, NormalizedFocalLoss,
                          NormalizedGeneralizedCrossEntropy, NormalizedMeanAbsoluteError,
                          NormalizedReverseCrossEntropy)
+from .symmetry import SymmetryReport, check_symmetry
 
 # Single losses: config name -> class.  To add a loss, subclass Loss and register it here.
 BASE_LOSSES: dict[str, type[Loss]] = {cls.NAME: cls for cls in (
@@ -88,6 +73,27 @@ PAPER_COMBINATIONS = (
     "nce+agce", "nce+aul", "nce+ael",                                     # ALFs
     "ce-eps+mae", "fl-eps+mae",                                           # eps-softmax
 )
+
+# Where each named pair comes from (the catalogue's source column; its parts' sources are
+# those of their classes). [SUB] is the authors' submission-version code (docs/NOTES.md).
+_APL = "the paper's Active Passive Losses (Ma et al., ICML 2020); [SUB] loss.py "
+PAIR_SOURCES = {
+    **{name: _APL + cls for name, cls in (
+        ("nce+rce", "NCEandRCE"), ("nce+mae", "NCEandMAE"), ("nfl+rce", "NFLandRCE"),
+        ("nfl+mae", "NFLandMAE"), ("ngce+rce", "NGCEandRCE"), ("ngce+mae", "NGCEandMAE"))},
+    **{name: "the paper's ablations (Ma et al., ICML 2020); [SUB] loss.py " + cls
+       for name, cls in (("gce+mae", "GCEandMAE"), ("gce+rce", "GCEandRCE"),
+                         ("gce+nce", "GCEandNCE"), ("mae+rce", "MAEandRCE"),
+                         ("nfl+nce", "NFLandNCE"), ("ngce+nce", "NGCEandNCE"))},
+    "sce": "SCE (Wang et al., ICCV 2019); [SUB] loss.py SCELoss",
+    **dict.fromkeys(("nce+agce", "nce+aul", "nce+ael"),
+                    "Zhou et al., ICML 2021 (ALFs); code hitcszx/ALFs lnl/losses.py"),
+    **dict.fromkeys(("anl-ce", "anl-fl"),
+                    "Ye et al., NeurIPS 2023 (ANL); code Virusdoll/Active-Negative-Loss"),
+    **dict.fromkeys(("ce-eps+mae", "fl-eps+mae"),
+                    "Wang et al., NeurIPS 2024 (epsilon-softmax); code cswjl/eps-softmax"),
+    "jal-ce": "Wang et al., ICCV 2025 (JAL); code cswjl/joint-asymmetric-loss",
+}
 
 # Options that wrap any loss or pair (losses/base.py `Loss.set_options`), with their defaults.
 OPTIONS = {"logit_clip": None, "entropy_reg": 0.0}
@@ -131,18 +137,22 @@ def _check_name(name: str) -> tuple[str, ...]:
     return parts
 
 
-def _build_single(cls: type[Loss], num_classes: int, reduction: str, params: dict) -> Loss:
+def _build_single(cls: type[Loss], num_classes: int, reduction: str, params: dict,
+                  ignore_index: int | None = None) -> Loss:
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "num_classes",
-                                                                  "reduction"}
-    return cls(num_classes, reduction=reduction, **{k: v for k, v in params.items()
-                                                     if k in accepted})
+                                                                  "reduction", "ignore_index"}
+    return cls(num_classes, reduction=reduction, ignore_index=ignore_index,
+               **{k: v for k, v in params.items() if k in accepted})
 
 
-def build_loss(name: str, num_classes: int, reduction: str = "mean", **params) -> Loss:
+def build_loss(name: str, num_classes: int, reduction: str = "mean",
+               ignore_index: int | None = None, **params) -> Loss:
     """Build the loss called `name` for `num_classes` classes.  See the module table.
 
-    Raises ValueError for an unknown name or parameter (listing the valid ones) and for a
-    parameter value outside its range.
+    `reduction` ("mean", "sum", "none") and `ignore_index` (None: no target is ignored; an
+    integer such as -100: targets equal to it are left out) work as in
+    torch.nn.CrossEntropyLoss (losses/inputs.py). Raises ValueError for an unknown name or
+    parameter (listing the valid ones) and for a parameter value outside its range.
     """
     parts = _check_name(name)
     if reduction not in REDUCTIONS:
@@ -154,13 +164,13 @@ def build_loss(name: str, num_classes: int, reduction: str = "mean", **params) -
                          f"Valid parameters: {sorted(allowed) or 'none'}")
     options = {k: params.pop(k) for k in OPTIONS if k in params}
     if len(parts) == 1:
-        loss = _build_single(BASE_LOSSES[parts[0]], num_classes, reduction, params)
+        loss = _build_single(BASE_LOSSES[parts[0]], num_classes, reduction, params, ignore_index)
         return loss.set_options(**options)
     part_params = {k: v for k, v in params.items() if k not in Combination.PARAMS}
     first, second = (_build_single(BASE_LOSSES[p], num_classes, reduction, part_params)
                      for p in parts)
     weights = {k: v for k, v in params.items() if k in Combination.PARAMS}
-    return Combination(num_classes, first, second, reduction=reduction,
+    return Combination(num_classes, first, second, reduction=reduction, ignore_index=ignore_index,
                        **weights).set_options(**options)
 
 
@@ -181,4 +191,13 @@ def loss_label(name: str, params: dict) -> str:
 
 
 __all__ = ["build_loss", "LOSSES", "BASE_LOSSES", "ALIASES", "PAPER_COMBINATIONS", "OPTIONS", "Loss",
-           "Combination", "loss_params", "loss_label", "train_label_params", "RCE_LOG_CLAMP", "PROB_CLAMP"]
+           "Combination", "loss_params", "loss_label", "train_label_params", "RCE_LOG_CLAMP", "PROB_CLAMP",
+           "PAIR_SOURCES", "check_symmetry", "SymmetryReport",
+           # the classes, for those who build losses directly (tests check this list is all)
+           "CrossEntropy", "FocalLoss", "MeanAbsoluteError", "ReverseCrossEntropy",
+           "GeneralizedCrossEntropy", "NLNL", "NormalizedCrossEntropy", "NormalizedFocalLoss",
+           "NormalizedGeneralizedCrossEntropy", "NormalizedMeanAbsoluteError",
+           "NormalizedReverseCrossEntropy", "AsymmetricGCE", "AsymmetricUnhinged",
+           "AsymmetricExponential", "NormalizedNegativeCrossEntropy", "NormalizedNegativeFocalLoss",
+           "EpsSoftmaxCrossEntropy", "EpsSoftmaxFocalLoss", "AsymmetricMSE", "LDRKL",
+           "DeterminantMutualInformation"]

@@ -12,6 +12,12 @@ Two options wrap any loss (set by `build_loss`, so they are config keys, not cla
   entropy_reg = lambda  + lambda (ln K - H(mean_i p_i)), the batch-level entropy term of
                         ANL with entropy regularisation (Ye et al., arXiv 2412.02373 v2).
 A loss with BATCH_ONLY (DMI) has no per-sample values: it overrides `batch_value`.
+
+What a call accepts (shapes, dtypes, `ignore_index`) is losses/inputs.py; the allowed values of
+each parameter are declared in the class's RANGES (losses/params.py). For the catalogue
+(docs/LOSSES.md) a class also states its FORMULA, CLASS_SUM and SOURCE, and `class_sum()` gives
+the documented sum over all K labels as a number (None: not constant), which the symmetry
+checker's tests hold every loss to (losses/symmetry.py).
 """
 from __future__ import annotations
 
@@ -22,23 +28,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .inputs import Rows, check_ignore_index
+from .params import Interval
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def check_finite_number(name: str, value, *, minimum: float | None = None,
                         minimum_inclusive: bool = True, maximum: float | None = None) -> float:
     """Return `value` as a float, or raise ValueError naming the parameter and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"loss parameter {name!r} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"loss parameter {name!r} must be finite, got {value}")
-    if minimum is not None and (value < minimum or (value == minimum and not minimum_inclusive)):
-        bound = ">=" if minimum_inclusive else ">"
-        raise ValueError(f"loss parameter {name!r} must be {bound} {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"loss parameter {name!r} must be <= {maximum}, got {value}")
-    return value
+    return Interval(minimum, maximum, low_open=not minimum_inclusive).check(name, value)
 
 
 def reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -85,12 +84,16 @@ class Loss(nn.Module):
     NAME = "loss"
     PARAMS: dict = {}
     BATCH_ONLY = False  # True: one value per batch (DMI); it cannot be part of a pair
+    RANGES: dict = {}   # parameter -> its allowed values (losses/params.py)
+    FORMULA = ""        # the per-sample value, in the notation of losses/__init__.py
+    CLASS_SUM = "not constant"
+    SOURCE = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.PARAMS = declared_params(cls)
 
-    def __init__(self, num_classes: int, reduction: str = "mean"):
+    def __init__(self, num_classes: int, reduction: str = "mean", ignore_index: int | None = None):
         super().__init__()
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
@@ -98,8 +101,18 @@ class Loss(nn.Module):
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.num_classes = num_classes
         self.reduction = reduction
+        self.ignore_index = check_ignore_index(ignore_index)
         self.logit_clip = None
         self.entropy_reg = 0.0
+
+    def checked(self, name: str, value):
+        """`value` if RANGES[name] allows it, else a ValueError naming the range."""
+        return self.RANGES[name].check(name, value)
+
+    def class_sum(self) -> float | None:
+        """The documented sum over all K labels of the per-sample loss (CLASS_SUM) for these
+        parameters; None when it is not constant (the default, unless the loss is scaled by 0)."""
+        return 0.0 if getattr(self, "scale", None) == 0 else None
 
     def set_options(self, logit_clip=None, entropy_reg=0.0) -> "Loss":
         """The options of OPTIONS that wrap any loss (module docstring)."""
@@ -148,13 +161,15 @@ class Loss(nn.Module):
         return {}
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        rows = Rows.of(logits, targets, self.num_classes, self.ignore_index)
         # Losses always run outside autocast: autocast would otherwise re-cast
         # intermediate ops of a bf16/fp16 step and break the clamps' meaning.
         with torch.autocast(device_type=logits.device.type, enabled=False):
-            logits = self.prepare(logits)
-            value = self.batch_value(logits, targets)
+            logits = self.prepare(rows.logits)
+            value = self.batch_value(logits, rows.targets)
             extra = self.regulariser(logits)
-        return value if extra is None else value + extra
+            value = value if extra is None else value + extra
+        return rows.restore(value, self.reduction)
 
     def extra_repr(self) -> str:
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.PARAMS)
@@ -162,17 +177,19 @@ class Loss(nn.Module):
             self.options_repr()
 
     def options_repr(self) -> str:
+        ignored = "" if self.ignore_index is None else f", ignore_index={self.ignore_index}"
         return "".join(f", {k}={v!r}" for k, v in (("logit_clip", self.logit_clip),
-                                                   ("entropy_reg", self.entropy_reg)) if v)
+                                                   ("entropy_reg", self.entropy_reg)) if v) + ignored
 
 
 def declared_params(cls: type) -> dict:
     """The loss parameters of `cls`: the keyword arguments of its __init__ that have a default,
-    in order, except `reduction` (an argument of build_loss, not a config parameter). Declared
-    once, in the signature, so PARAMS and the defaults cannot disagree."""
+    in order, except `reduction` and `ignore_index` (arguments of build_loss, not config
+    parameters). Declared once, in the signature, so PARAMS and the defaults cannot disagree."""
     signature = inspect.signature(cls.__init__)
     return {name: p.default for name, p in signature.parameters.items()
-            if p.default is not inspect.Parameter.empty and name != "reduction"}
+            if p.default is not inspect.Parameter.empty
+            and name not in ("reduction", "ignore_index")}
 
 
 def target_log_prob(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

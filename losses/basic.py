@@ -9,7 +9,8 @@ import math
 
 import torch
 
-from .base import Loss, check_finite_number, log_softmax, one_minus_prob, target_log_prob
+from .base import Loss, log_softmax, one_minus_prob, target_log_prob
+from .params import LOG_CLAMP, NON_NEGATIVE, UNIT, Flag, Interval
 
 # RCE clamps the one-hot target at 1e-4 before its log ([SUB]); A = ln(1e-4) = -9.2103.
 # The paper text writes A = -4 (not confirmed against the PDF); pass A=-4 for that variant.
@@ -22,10 +23,13 @@ class CrossEntropy(Loss):
     """CE = -log p_y, via log-softmax.  `scale` multiplies it (1 = the paper's CE)."""
 
     NAME = "ce"
+    RANGES = {"scale": NON_NEGATIVE}
+    FORMULA = "-s log p_y"
+    SOURCE = "the paper (Ma et al., ICML 2020); torch.nn.CrossEntropyLoss in [SUB]"
 
-    def __init__(self, num_classes, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, scale=1.0, reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         return -self.scale * target_log_prob(self.log_probs(logits), targets)
@@ -51,12 +55,16 @@ class FocalLoss(Loss):
     """FL = -(1 - p_y)^gamma log p_y.  gamma = 0.5 in every run behind the published tables (D19)."""
 
     NAME = "fl"
+    RANGES = {"gamma": NON_NEGATIVE, "detach_modulator": Flag(), "scale": NON_NEGATIVE}
+    FORMULA = "-s (1-p_y)^g log p_y, (1-p_y)^g detached (D5)"
+    SOURCE = "focal loss (Lin et al., ICCV 2017) as in [SUB] loss.py FocalLoss"
 
-    def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.gamma = check_finite_number("gamma", gamma, minimum=0.0)
-        self.detach_modulator = bool(detach_modulator)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.gamma = self.checked("gamma", gamma)
+        self.detach_modulator = self.checked("detach_modulator", detach_modulator)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         log_p_y = target_log_prob(self.log_probs(logits), targets).unsqueeze(1)
@@ -71,10 +79,17 @@ class MeanAbsoluteError(Loss):
     """
 
     NAME = "mae"
+    RANGES = {"scale": NON_NEGATIVE}
+    FORMULA = "s (1 - p_y), the \"reduced MAE\" (D4; s = 2 is the true L1 distance)"
+    CLASS_SUM = "s (K-1)"
+    SOURCE = "Ghosh et al., AAAI 2017; [SUB] loss.py MeanAbsoluteError"
 
-    def __init__(self, num_classes, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, scale=1.0, reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.scale = self.checked("scale", scale)
+
+    def class_sum(self):
+        return self.scale * (self.num_classes - 1)
 
     def per_sample(self, logits, targets):
         log_p_y = target_log_prob(log_softmax(logits), targets)
@@ -100,16 +115,20 @@ class ReverseCrossEntropy(Loss):
     """
 
     NAME = "rce"
+    RANGES = {"A": LOG_CLAMP, "prob_clamp": UNIT, "scale": NON_NEGATIVE}
+    FORMULA = "-A s sum_{k!=y} clamp(p_k, 1e-7, 1) ~= 9.21 s (1 - p_y)"
+    CLASS_SUM = "-A s (K-1); the clamp adds at most a relative (K-1) prob_clamp"
+    SOURCE = "SCE (Wang et al., ICCV 2019); [SUB] loss.py ReverseCrossEntropy (A = ln 1e-4, D1)"
 
     def __init__(self, num_classes, A=RCE_LOG_CLAMP, prob_clamp=PROB_CLAMP, scale=1.0,
-                 reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.A = check_finite_number("A", A)
-        if self.A >= 0:
-            raise ValueError(f"loss parameter 'A' (the log of the clamped zero label) must be "
-                             f"negative, e.g. {RCE_LOG_CLAMP:.4f} (code) or -4 (paper); got {A}")
-        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0, maximum=1.0)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+                 reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.A = self.checked("A", A)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
+        self.scale = self.checked("scale", scale)
+
+    def class_sum(self):
+        return -self.A * self.scale * (self.num_classes - 1)
 
     def per_sample(self, logits, targets):
         return self.scale * rce_per_sample(logits, targets, self.A, self.prob_clamp)
@@ -119,13 +138,22 @@ class GeneralizedCrossEntropy(Loss):
     """GCE = (1 - clamp(p_y, 1e-7, 1)^q) / q  (Zhang & Sabuncu 2018; [SUB] defaults q = 0.7)."""
 
     NAME = "gce"
+    RANGES = {"q": Interval(0.0, 1.0, low_open=True), "prob_clamp": UNIT, "scale": NON_NEGATIVE}
+    FORMULA = "s (1 - clamp(p_y, 1e-7, 1)^q) / q"
+    CLASS_SUM = "not constant (q = 1: s (K-1), it is MAE)"
+    SOURCE = "Zhang & Sabuncu, NeurIPS 2018; [SUB] loss.py GeneralizedCrossEntropy"
 
-    def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.q = check_finite_number("q", q, minimum=0.0, minimum_inclusive=False, maximum=1.0)
-        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0, maximum=1.0)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.q = self.checked("q", q)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         p_y = target_log_prob(log_softmax(logits), targets).exp().clamp(self.prob_clamp, 1.0)
         return self.scale * (1.0 - p_y ** self.q) / self.q
+
+    def class_sum(self):
+        # q = 1 is 1 - p_y, i.e. MAE (up to the clamp)
+        return self.scale * (self.num_classes - 1) if self.q == 1 else super().class_sum()

@@ -13,16 +13,33 @@ from __future__ import annotations
 
 import torch
 
-from .base import Loss, check_finite_number, reduce
+from .base import Loss, reduce
+from .inputs import Rows
+from .params import NON_NEGATIVE
 
 
 class Combination(Loss):
+    """alpha * first + beta * second, e.g. NCE+RCE from the classes:
+    Combination(10, NormalizedCrossEntropy(10), ReverseCrossEntropy(10), alpha=1.0, beta=1.0).
+    The parts' own reduction and ignore_index are not used: the pair's are."""
+
+    RANGES = {"alpha": NON_NEGATIVE, "beta": NON_NEGATIVE}
+    FORMULA = "alpha first + beta second"
+    CLASS_SUM = "alpha C_first + beta C_second (constant when both parts' are)"
+    SOURCE = "the paper's Active Passive Losses (Ma et al., ICML 2020), Eq. 5"
 
     def __init__(self, num_classes, first: Loss, second: Loss, alpha=1.0, beta=1.0,
-                 reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.alpha = check_finite_number("alpha", alpha, minimum=0.0)
-        self.beta = check_finite_number("beta", beta, minimum=0.0)
+                 reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        for part in (first, second):
+            if not isinstance(part, Loss) or part.BATCH_ONLY:
+                raise TypeError(f"the parts of a Combination must be per-sample losses of this "
+                                f"library (instances of Loss), got {part!r}")
+            if part.num_classes != num_classes:
+                raise ValueError(f"a part of the pair is built for {part.num_classes} classes, "
+                                 f"the pair for {num_classes}")
+        self.alpha = self.checked("alpha", alpha)
+        self.beta = self.checked("beta", beta)
         self.first = first
         self.second = second
         self.NAME = f"{first.NAME}+{second.NAME}"
@@ -44,13 +61,23 @@ class Combination(Loss):
         return {self.part_names[0]: self.alpha * self.first.per_sample(logits, targets),
                 self.part_names[1]: self.beta * self.second.per_sample(logits, targets)}
 
+    def class_sum(self):
+        # a part weighted by 0 contributes 0, whatever its own class-sum
+        weighted = [(w, part.class_sum()) for w, part in ((self.alpha, self.first),
+                                                           (self.beta, self.second)) if w != 0]
+        if any(total is None for _, total in weighted):
+            return None
+        return sum(w * total for w, total in weighted) + 0.0
+
     def components(self, logits: torch.Tensor, targets: torch.Tensor):
         """(reduced total, {term name: reduced weighted term}) — for logging each term."""
+        rows = Rows.of(logits, targets, self.num_classes, self.ignore_index)
         with torch.autocast(device_type=logits.device.type, enabled=False):
-            logits = self.prepare(logits)
-            terms = self.weighted_terms(logits, targets)
+            logits = self.prepare(rows.logits)
+            terms = self.weighted_terms(logits, rows.targets)
             extra = self.regulariser(logits)
-        reduced = {name: reduce(value, self.reduction) for name, value in terms.items()}
+        reduced = {name: rows.restore(reduce(value, self.reduction), self.reduction)
+                   for name, value in terms.items()}
         if extra is not None:
             reduced["entropy_reg"] = extra
         return sum(reduced.values()), reduced

@@ -13,19 +13,33 @@ from __future__ import annotations
 
 import math
 
-from .base import Loss, check_finite_number, log_softmax, one_minus_prob
+from .base import Loss, log_softmax, one_minus_prob
+from .params import NON_NEGATIVE, PROBABILITY_FLOOR
 
 NEGATIVE_CLAMP = 1e-7
+ANL_SOURCE = "Ye et al., NeurIPS 2023 (ANL); code Virusdoll/Active-Negative-Loss"
 
 
-class NormalizedNegativeCrossEntropy(Loss):
+class NormalizedNegative(Loss):
+    """Sums to s (K-1) over the K labels (module docstring)."""
+
+    CLASS_SUM = "s (K-1)"
+    SOURCE = ANL_SOURCE
+
+    def class_sum(self):
+        return self.scale * (self.num_classes - 1)
+
+
+class NormalizedNegativeCrossEntropy(NormalizedNegative):
     NAME = "nnce"
+    RANGES = {"prob_clamp": PROBABILITY_FLOOR, "scale": NON_NEGATIVE}
+    FORMULA = "s [1 - (A + ln p~_y) / sum_k (A + ln p~_k)], A = -ln prob_clamp"
 
-    def __init__(self, num_classes, prob_clamp=NEGATIVE_CLAMP, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0,
-                                              minimum_inclusive=False, maximum=1.0)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, prob_clamp=NEGATIVE_CLAMP, scale=1.0, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         A = -math.log(self.prob_clamp)
@@ -34,16 +48,17 @@ class NormalizedNegativeCrossEntropy(Loss):
         return self.scale * (1.0 - ratio)
 
 
-class NormalizedNegativeFocalLoss(Loss):
+class NormalizedNegativeFocalLoss(NormalizedNegative):
     NAME = "nnfl"
+    RANGES = {"gamma": NON_NEGATIVE, "prob_clamp": PROBABILITY_FLOOR, "scale": NON_NEGATIVE}
+    FORMULA = "s [1 - (A_FL - FL_y) / (K A_FL - sum_k FL_k)]"
 
     def __init__(self, num_classes, gamma=0.5, prob_clamp=NEGATIVE_CLAMP, scale=1.0,
-                 reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.gamma = check_finite_number("gamma", gamma, minimum=0.0)
-        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0,
-                                              minimum_inclusive=False, maximum=1.0)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+                 reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.gamma = self.checked("gamma", gamma)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         log_m = math.log(self.prob_clamp)

@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from .asymmetric import ScaledByA
-from .base import Loss, check_finite_number, target_log_prob
+from .base import Loss, target_log_prob
 from .basic import CrossEntropy, FocalLoss
+from .params import NON_NEGATIVE, POSITIVE, PROBABILITY_FLOOR
 
 EPS_SOFTMAX_CLAMP = 1e-8   # cswjl/eps-softmax clamps p' at 1e-8 before the log
 DMI_DET_EPS = 1e-3         # [SUB] DMILoss adds 0.001 inside the log
@@ -46,10 +47,12 @@ def eps_softmax_log_probs(logits: torch.Tensor, m: float, floor: float) -> torch
 class _EpsSoftmax:
     """Replaces softmax by epsilon-softmax in a loss that reads `log_probs` (CE, FL)."""
 
+    EPS_RANGES = {"m": NON_NEGATIVE, "prob_clamp": PROBABILITY_FLOOR}
+    SOURCE = "Wang et al., NeurIPS 2024 (epsilon-softmax); code cswjl/eps-softmax"
+
     def init_eps(self, m, prob_clamp) -> None:
-        self.m = check_finite_number("m", m, minimum=0.0)
-        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0,
-                                              minimum_inclusive=False, maximum=1.0)
+        self.m = self.checked("m", m)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
 
     def log_probs(self, logits):
         return eps_softmax_log_probs(logits, self.m, self.prob_clamp)
@@ -60,10 +63,12 @@ class EpsSoftmaxCrossEntropy(_EpsSoftmax, CrossEntropy):
     setting (cswjl/eps-softmax config.py); m = 0 is CE with p clamped at 1e-8."""
 
     NAME = "ce-eps"
+    RANGES = {**CrossEntropy.RANGES, **_EpsSoftmax.EPS_RANGES}
+    FORMULA = "-s log p'_y, p' = clamp((p + m onehot(argmax p)) / (1+m), prob_clamp)"
 
     def __init__(self, num_classes, m=1e5, prob_clamp=EPS_SOFTMAX_CLAMP, scale=1.0,
-                 reduction="mean"):
-        super().__init__(num_classes, scale=scale, reduction=reduction)
+                 reduction="mean", ignore_index=None):
+        super().__init__(num_classes, scale=scale, reduction=reduction, ignore_index=ignore_index)
         self.init_eps(m, prob_clamp)
 
 
@@ -72,11 +77,13 @@ class EpsSoftmaxFocalLoss(_EpsSoftmax, FocalLoss):
     which `EFLandMAE` keeps (config.py passes no gamma)."""
 
     NAME = "fl-eps"
+    RANGES = {**FocalLoss.RANGES, **_EpsSoftmax.EPS_RANGES}
+    FORMULA = "-s (1-p'_y)^g log p'_y, factor detached, p' as in ce-eps"
 
     def __init__(self, num_classes, m=1e5, gamma=0.1, detach_modulator=True,
-                 prob_clamp=EPS_SOFTMAX_CLAMP, scale=1.0, reduction="mean"):
+                 prob_clamp=EPS_SOFTMAX_CLAMP, scale=1.0, reduction="mean", ignore_index=None):
         super().__init__(num_classes, gamma=gamma, detach_modulator=detach_modulator,
-                         scale=scale, reduction=reduction)
+                         scale=scale, reduction=reduction, ignore_index=ignore_index)
         self.init_eps(m, prob_clamp)
 
 
@@ -87,9 +94,12 @@ class AsymmetricMSE(ScaledByA):
     ||p - a w||^2 / K plus a constant, minimised on the simplex at e_y once a (w_y - w_k) >= 1."""
 
     NAME = "amse"
+    FORMULA = "s ||a e_y - p||^2 / K"
+    CLASS_SUM = "not constant: s (a^2 - 2a/K + ||p||^2)"
+    SOURCE = "Wang et al., ICCV 2025 (JAL); code cswjl/joint-asymmetric-loss"
 
-    def __init__(self, num_classes, a=10.0, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, a, scale, reduction)
+    def __init__(self, num_classes, a=10.0, scale=1.0, reduction="mean", ignore_index=None):
+        super().__init__(num_classes, a, scale, reduction, ignore_index)
 
     def per_sample(self, logits, targets):
         target = self.a * F.one_hot(targets, self.num_classes).to(logits.dtype)
@@ -102,12 +112,18 @@ class LDRKL(Loss):
     its maximum (a multi-class hinge). Defaults: margin 0.1, lam 10 (CIFAR-10, newer-losses.md)."""
 
     NAME = "ldr-kl"
+    RANGES = {"margin": NON_NEGATIVE, "lam": POSITIVE, "scale": NON_NEGATIVE}
+    FORMULA = ("s lam ln mean_k exp((c_k - c_y + margin [k!=y]) / lam), "
+               "c = softplus(z) / mean_k softplus(z_k)")
+    SOURCE = ("Zhu, Ying & Yang, ICML 2023 (LDR-KL), as re-implemented in cswjl/eps-softmax "
+              "LDRLoss_V1")
 
-    def __init__(self, num_classes, margin=0.1, lam=10.0, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.margin = check_finite_number("margin", margin, minimum=0.0)
-        self.lam = check_finite_number("lam", lam, minimum=0.0, minimum_inclusive=False)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, margin=0.1, lam=10.0, scale=1.0, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.margin = self.checked("margin", margin)
+        self.lam = self.checked("lam", lam)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         scores = F.softplus(logits)
@@ -125,12 +141,16 @@ class DeterminantMutualInformation(Loss):
 
     NAME = "dmi"
     BATCH_ONLY = True
+    RANGES = {"det_eps": NON_NEGATIVE}
+    FORMULA = "-ln(|det(U^T P)| + det_eps) over the batch (U one-hot labels, P softmax)"
+    CLASS_SUM = "not defined: one value per batch"
+    SOURCE = "Xu et al., NeurIPS 2019 (L_DMI); [SUB] loss.py DMILoss"
 
-    def __init__(self, num_classes, det_eps=DMI_DET_EPS, reduction="mean"):
-        super().__init__(num_classes, reduction)
+    def __init__(self, num_classes, det_eps=DMI_DET_EPS, reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
         if reduction != "mean":
             raise ValueError(f"dmi is one value per batch: use reduction='mean', got {reduction!r}")
-        self.det_eps = check_finite_number("det_eps", det_eps, minimum=0.0)
+        self.det_eps = self.checked("det_eps", det_eps)
 
     def per_sample(self, logits, targets):
         raise ValueError("dmi is one value per batch and has no per-sample values; call the "

@@ -13,24 +13,27 @@ import numpy as np
 import torch
 
 from .base import Loss, log_softmax
+from .params import PROBABILITY_FLOOR, ClassCounts, Interval
 
 
 class NLNL(Loss):
     NAME = "nlnl"
+    RANGES = {"ln_neg": Interval(low=1, integer=True), "class_counts": ClassCounts(),
+              "prob_clamp": PROBABILITY_FLOOR}
+    FORMULA = "sum_r -w_y log clamp(1 - p_ybar_r, prob_clamp), ln_neg random ybar_r != y"
+    CLASS_SUM = "not defined: random complementary labels, drawn at every call"
+    SOURCE = "Kim et al., ICCV 2019 (NLNL), negative-learning phase as run by [SUB] (D6, B12)"
 
-    def __init__(self, num_classes, ln_neg=1, class_counts=None, prob_clamp=1e-5, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        if isinstance(ln_neg, bool) or not isinstance(ln_neg, int) or ln_neg < 1:
-            raise ValueError(f"loss parameter 'ln_neg' must be an integer >= 1, got {ln_neg!r}")
-        self.ln_neg = ln_neg
-        self.prob_clamp = float(prob_clamp)
-        self.class_counts = None if class_counts is None else [int(c) for c in class_counts]
+    def __init__(self, num_classes, ln_neg=1, class_counts=None, prob_clamp=1e-5, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.ln_neg = self.checked("ln_neg", ln_neg)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
+        self.class_counts = self.RANGES["class_counts"].check("class_counts", class_counts,
+                                                              num_classes)
         if class_counts is None:
             weights = torch.ones(num_classes)
         else:
-            if len(self.class_counts) != num_classes or min(self.class_counts) < 1:
-                raise ValueError("loss parameter 'class_counts' must list a positive count for "
-                                 f"each of the {num_classes} classes, got {class_counts!r}")
             counts = torch.tensor(self.class_counts, dtype=torch.float64)
             weights = (counts.max() / counts).float()
         self.register_buffer("class_weights", weights, persistent=False)

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import torch
 
-from .base import Loss, check_finite_number, log_softmax, one_minus_prob, target_log_prob
+from .base import Loss, log_softmax, one_minus_prob, target_log_prob
 from .basic import PROB_CLAMP, RCE_LOG_CLAMP, focal_terms, rce_per_sample
+from .params import LOG_CLAMP, NON_NEGATIVE, UNIT, Choice, Flag, Interval
 
 NORMALIZERS = ("paper", "reference")
+PAPER_SOURCE = "the paper (Ma et al., ICML 2020), Eq. 3; [SUB] loss.py "
 
 
-def check_normalizer(value: str) -> str:
-    if value not in NORMALIZERS:
-        raise ValueError(f"loss parameter 'normalizer' must be one of {NORMALIZERS}, got {value!r}")
-    return value
+class Normalized(Loss):
+    """A loss whose sum over the K labels is its scale (by construction)."""
+
+    CLASS_SUM = "s"
+
+    def class_sum(self):
+        return self.scale
 
 
-class NormalizedCrossEntropy(Loss):
+class NormalizedCrossEntropy(Normalized):
     """NCE = scale * log p_y / sum_k log p_k (both from log-softmax; value in (0, 1]).
 
     The denominator -sum_k log p_k is at least K ln K (at the uniform prediction), so no eps
@@ -30,45 +35,56 @@ class NormalizedCrossEntropy(Loss):
     """
 
     NAME = "nce"
+    RANGES = {"scale": NON_NEGATIVE}
+    FORMULA = "s log p_y / sum_k log p_k"
+    SOURCE = PAPER_SOURCE + "NormalizedCrossEntropy"
 
-    def __init__(self, num_classes, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, scale=1.0, reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         log_probs = log_softmax(logits)
         return self.scale * target_log_prob(log_probs, targets) / log_probs.sum(dim=1)
 
 
-class NormalizedFocalLoss(Loss):
+class NormalizedFocalLoss(Normalized):
     """NFL = scale * FL_y / sum_k FL_k, every (1 - p)^gamma factor detached as in [SUB] (D5)."""
 
     NAME = "nfl"
+    RANGES = {"gamma": NON_NEGATIVE, "detach_modulator": Flag(), "scale": NON_NEGATIVE}
+    FORMULA = "s FL_y / sum_k FL_k, the (1-p)^g factors detached"
+    SOURCE = PAPER_SOURCE + "NormalizedFocalLoss"
 
-    def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.gamma = check_finite_number("gamma", gamma, minimum=0.0)
-        self.detach_modulator = bool(detach_modulator)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.gamma = self.checked("gamma", gamma)
+        self.detach_modulator = self.checked("detach_modulator", detach_modulator)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         terms = focal_terms(log_softmax(logits), self.gamma, self.detach_modulator)
         return self.scale * terms.gather(1, targets.view(-1, 1)).squeeze(1) / terms.sum(dim=1)
 
 
-class NormalizedGeneralizedCrossEntropy(Loss):
+class NormalizedGeneralizedCrossEntropy(Normalized):
     """NGCE = scale * (1 - p_y^q) / (K - sum_k p_k^q), p clamped to [1e-7, 1] ([SUB]).
 
     This is GCE divided by its class-sum; the 1/q factors cancel.
     """
 
     NAME = "ngce"
+    RANGES = {"q": Interval(0.0, 1.0, low_open=True), "prob_clamp": UNIT, "scale": NON_NEGATIVE}
+    FORMULA = "s (1 - p~_y^q) / (K - sum_k p~_k^q)"
+    SOURCE = PAPER_SOURCE + "NormalizedGeneralizedCrossEntropy"
 
-    def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.q = check_finite_number("q", q, minimum=0.0, minimum_inclusive=False, maximum=1.0)
-        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0, maximum=1.0)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.q = self.checked("q", q)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
+        self.scale = self.checked("scale", scale)
 
     def per_sample(self, logits, targets):
         powered = torch.softmax(logits, dim=1).clamp(self.prob_clamp, 1.0) ** self.q
@@ -85,13 +101,21 @@ class NormalizedMeanAbsoluteError(Loss):
     """
 
     NAME = "nmae"
+    RANGES = {"normalizer": Choice(NORMALIZERS), "scale": NON_NEGATIVE}
+    FORMULA = "s (1 - p_y) / (K-1); normalizer=\"reference\": / (2(K-1)) (B2)"
+    CLASS_SUM = "s (reference: s / 2)"
+    SOURCE = PAPER_SOURCE + "NormalizedMeanAbsoluteError (its normaliser: B2)"
 
-    def __init__(self, num_classes, normalizer="paper", scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.normalizer = check_normalizer(normalizer)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+    def __init__(self, num_classes, normalizer="paper", scale=1.0, reduction="mean",
+                 ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.normalizer = self.checked("normalizer", normalizer)
+        self.scale = self.checked("scale", scale)
         denominator = (self.num_classes - 1) * (2 if normalizer == "reference" else 1)
         self.factor = self.scale / denominator
+
+    def class_sum(self):
+        return self.factor * (self.num_classes - 1)
 
     def per_sample(self, logits, targets):
         return self.factor * one_minus_prob(target_log_prob(log_softmax(logits), targets))
@@ -107,16 +131,19 @@ class NormalizedReverseCrossEntropy(Loss):
     """
 
     NAME = "nrce"
+    RANGES = {"normalizer": Choice(NORMALIZERS), "A": LOG_CLAMP, "prob_clamp": UNIT,
+              "scale": NON_NEGATIVE}
+    FORMULA = "s RCE / (-A (K-1)); normalizer=\"reference\": s RCE (K-1) / 4 (B1)"
+    CLASS_SUM = "s, up to RCE's clamp (reference: -A s (K-1)^2 / 4)"
+    SOURCE = PAPER_SOURCE + "NormalizedReverseCrossEntropy (its normaliser: B1)"
 
     def __init__(self, num_classes, normalizer="paper", A=RCE_LOG_CLAMP, prob_clamp=PROB_CLAMP,
-                 scale=1.0, reduction="mean"):
-        super().__init__(num_classes, reduction)
-        self.normalizer = check_normalizer(normalizer)
-        self.A = check_finite_number("A", A)
-        if self.A >= 0:
-            raise ValueError(f"loss parameter 'A' must be negative, got {A}")
-        self.prob_clamp = check_finite_number("prob_clamp", prob_clamp, minimum=0.0, maximum=1.0)
-        self.scale = check_finite_number("scale", scale, minimum=0.0)
+                 scale=1.0, reduction="mean", ignore_index=None):
+        super().__init__(num_classes, reduction, ignore_index)
+        self.normalizer = self.checked("normalizer", normalizer)
+        self.A = self.checked("A", A)
+        self.prob_clamp = self.checked("prob_clamp", prob_clamp)
+        self.scale = self.checked("scale", scale)
         if normalizer == "reference":
             self.factor = self.scale * (self.num_classes - 1) / 4.0
         else:
@@ -124,3 +151,6 @@ class NormalizedReverseCrossEntropy(Loss):
 
     def per_sample(self, logits, targets):
         return self.factor * rce_per_sample(logits, targets, self.A, self.prob_clamp)
+
+    def class_sum(self):
+        return self.factor * -self.A * (self.num_classes - 1)

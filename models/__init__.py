@@ -13,7 +13,11 @@ from .resnet_cifar import resnet18, resnet34, resnet50
 
 def tv_resnet50(num_classes=50, in_channels=3, image_size=224):
     """torchvision ResNet-50 trained from scratch (no pre-training), as in the paper's WebVision."""
-    import torchvision
+    try:
+        import torchvision
+    except ImportError as missing:   # the installed library requires torch and numpy only
+        raise ImportError("tv_resnet50 needs torchvision (pip install torchvision); the other "
+                          "models need torch only") from missing
     if in_channels != 3:
         raise ValueError("tv_resnet50 takes 3-channel input")
     return torchvision.models.resnet50(weights=None, num_classes=num_classes)

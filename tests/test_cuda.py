@@ -10,7 +10,9 @@ the tier (`python -m pytest -m cuda tests/test_cuda.py`).
 - JPEG decoding on the device (nvJPEG, datasets/device_decode.py) against PIL, with the
   tolerance of the CPU test (a few levels: IDCT / chroma upsampling differ between decoders);
 - a 1-process NCCL DDP run through torchrun (tests/ddp_one_process_driver.py forces train.py
-  through its distributed path) that matches a plain run.
+  through its distributed path) that matches a plain run;
+- every registered loss called on the GPU (each float dtype, ignore_index, under autocast)
+  gives the value it gives on the CPU.
 """
 import subprocess
 import sys
@@ -65,6 +67,23 @@ def test_a_training_step_is_finite_under_autocast(loss, amp):
     assert bool(finite) and torch.isfinite(value)
     assert all(g is not None and torch.isfinite(g).all() for g in grads), "non-finite gradient"
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_every_loss_on_the_gpu_equals_the_cpu_with_ignore_index_under_autocast(dtype):
+    """The library's call on the device (losses/inputs.py): any float dtype, ignore_index (the
+    target-range check is CPU-only), autocast around it; values as on the CPU."""
+    from losses import LOSSES, build_loss
+    g = torch.Generator().manual_seed(0)
+    z = (3 * torch.randn(64, 10, generator=g)).to(dtype)
+    y = torch.randint(0, 10, (64,), generator=g)
+    y[:3] = -100
+    for name in sorted(set(LOSSES) - {"nlnl"}):   # NLNL: its random draws differ by device
+        cpu = build_loss(name, 10, ignore_index=-100)(z, y)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            gpu = build_loss(name, 10, ignore_index=-100).cuda()(z.cuda(), y.cuda())
+        assert gpu.dtype == cpu.dtype and torch.allclose(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5), \
+            (name, gpu.item(), cpu.item())
 
 
 def test_resume_on_cuda_is_bit_exact_with_deterministic_kernels(tmp_path):
