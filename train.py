@@ -159,7 +159,7 @@ def train(args, cfg: dict, dist, device_name: str) -> int:
         batches = tqdm_or_plain(batches, total=n_batches, initial=state.step,
                                 desc=f"epoch {epoch + 1}/{epochs}",
                                 enabled=cfg["train.progress"] and dist.is_main)
-        sums, state.step, stopped = train_epoch(exp, state, step_model, epoch, stop, dist, batches)
+        sums, state.step, stopped = train_epoch(exp, state, step_model, batches, stop, dist)
         if stopped and state.step < n_batches:
             state.partial = {"sums": sums.state(), "seconds": time.time() - started}
             save()

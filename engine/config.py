@@ -103,8 +103,6 @@ SCHEMA: dict[str, Field] = {
     "optim.momentum": Field(float, 0.9, lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     "optim.weight_decay": Field(float, 1e-4, non_negative),
     "optim.nesterov": Field(bool, False),
-    "optim.l1": Field(float, 0.0, non_negative,
-                      help="delta * sum |theta| over all parameters (ANL, spec §15.2)"),
     "optim.lr_after_warmup": Field(float, None, positive, nullable=True,
                                    help="null: one optimiser and schedule for the whole run; a "
                                         "number: the schedule spans the warm-up, then a fresh "
@@ -359,12 +357,13 @@ def resolve_config(path: str | Path | None = None, overrides: dict | None = None
     a note on defaults filled in for essential keys is appended to `notes` when given.
     Use engine.experiment.load_config, which also checks the names against the registries."""
     tree = load_tree(path) if path is not None else {}
-    flat = flatten(tree)
+    flat = renamed(flatten(tree))
     explicit = {}
     for item in sets or []:
         key, value = parse_override(item)
         explicit[key] = value
     explicit.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    explicit = renamed(explicit)
     flat.update(explicit)
     apply_per_rate(flat, explicit)
     apply_recipe(flat, explicit, path)
@@ -435,9 +434,26 @@ def loss_kwargs(cfg: dict) -> dict:
     return {k[len("loss."):]: v for k, v in cfg.items() if is_loss_param(k)}
 
 
+# Keys of earlier versions -> (where the value lives now, the old default, which is dropped).
+RENAMED = {"optim.l1": ("loss.l1", 0.0)}   # ANL's L1 penalty became a loss option
+
+
+def renamed(flat: dict) -> dict:
+    """`flat` with the keys of earlier versions under their names of today."""
+    flat = dict(flat)
+    for old, (new, default) in RENAMED.items():
+        if old in flat:
+            value = flat.pop(old)
+            if value != default:
+                flat.setdefault(new, value)
+    return flat
+
+
 def with_defaults(cfg: dict) -> dict:
-    """A config written by an older version of this code, with every key added to SCHEMA since
-    at the default it held then: the one place such configs are upgraded (checkpoints, runs)."""
+    """A config written by an older version of this code, renamed keys moved and every key
+    added to SCHEMA since at the default it held then: the one place such configs are
+    upgraded (checkpoints, run records)."""
+    cfg = renamed(cfg)
     return {**{k: f.default for k, f in SCHEMA.items() if k not in cfg}, **cfg}
 
 

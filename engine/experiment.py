@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from datasets import DATASETS, load_dataset, make_data_source
-from losses import ALIASES, BASE_LOSSES, LOSSES, build_loss, loss_label, loss_params, train_label_params
+from losses import build_loss, loss_label, train_label_params
 from models import MODELS, build_model
 from noise import (NOISE_KINDS, compare_estimate, estimate_noise, kind_inputs, make_noisy_labels,
                    realised_transition)
@@ -38,13 +38,16 @@ __all__ = ["Experiment", "SourceFactory", "build_experiment", "load_config", "lo
 
 def load_config(path=None, overrides: dict | None = None, sets: list[str] | None = None,
                 notes: list | None = None) -> dict:
-    """engine.config.resolve_config (schema, inheritance, overrides), then every name and loss
-    parameter checked against the registries, and the loss built once (ranges, types)."""
+    """engine.config.resolve_config (schema, inheritance, overrides), then the names checked
+    against the registries, and the loss and the warm-up loss built once: build_loss is the one
+    check of a loss's name, parameters and their ranges."""
     resolved = resolve_config(path, overrides=overrides, sets=sets, notes=notes)
     check_names(resolved)
-    check_loss(resolved)
+    K = resolved["dataset.num_classes"]
     try:
-        build_loss(resolved["loss.name"], resolved["dataset.num_classes"], **loss_kwargs(resolved))
+        build_loss(resolved["loss.name"], K, **loss_kwargs(resolved))
+        if resolved["loss.warmup_epochs"]:
+            build_loss(resolved["loss.warmup_loss"], K)
     except ValueError as e:
         raise ConfigError(f"loss config: {e}") from None
     return resolved
@@ -81,30 +84,6 @@ def check_names(resolved: dict) -> None:
     resolved["dataset.num_classes"] = spec.num_classes
     if resolved["model.name"] is None:
         resolved["model.name"] = spec.default_model
-
-
-def check_loss(resolved: dict) -> None:
-    """The loss name, the warm-up loss name, and each loss.<param> against the loss's own."""
-    loss_name = resolved["loss.name"]
-    try:
-        allowed = loss_params(loss_name)
-    except KeyError:
-        allowed = None
-    if allowed is None or not all(p in BASE_LOSSES for p in
-                                  ALIASES.get(loss_name, loss_name).split("+")):
-        raise ConfigError(f"config key 'loss.name': unknown loss {loss_name!r}"
-                          f"{closest(loss_name, LOSSES)} (valid: {', '.join(sorted(LOSSES))}, "
-                          f"or any 'a+b' of single losses)")
-    if resolved["loss.warmup_loss"] not in BASE_LOSSES:
-        raise ConfigError(f"config key 'loss.warmup_loss': unknown single loss "
-                          f"{resolved['loss.warmup_loss']!r}"
-                          f"{closest(resolved['loss.warmup_loss'], BASE_LOSSES)} "
-                          f"(valid: {', '.join(sorted(BASE_LOSSES))})")
-    for param in loss_kwargs(resolved):
-        if param not in allowed:
-            raise ConfigError(f"unknown config key 'loss.{param}' for loss {loss_name!r}"
-                              f"{closest(param, allowed)} (its parameters: "
-                              f"{', '.join(sorted(allowed)) or 'none'})")
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -181,13 +160,16 @@ def build_network(cfg: dict, data, device: torch.device, dist: Dist | None = Non
     return model
 
 
-def build_criteria(cfg: dict, num_classes: int, train_labels, device) -> dict:
+def build_criteria(cfg: dict, num_classes: int, train_labels, device, model=None) -> dict:
     """{phase: loss}: phase 1 the configured loss, phase 0 the warm-up loss when
     loss.warmup_epochs is set (DMI's CE stage). A loss that derives parameters from the noisy
-    training labels (NLNL's class counts) gets them here, unless the config sets them."""
+    training labels (NLNL's class counts) gets them here, unless the config sets them; a loss
+    with a penalty on the model (ANL's l1) gets `model`'s parameters."""
     params = {**train_label_params(cfg["loss.name"], train_labels, num_classes),
               **loss_kwargs(cfg)}
     criteria = {1: build_loss(cfg["loss.name"], num_classes, **params).to(device)}
+    if model is not None:
+        criteria[1].penalise(model.parameters())
     if cfg["loss.warmup_epochs"]:
         criteria[0] = build_loss(cfg["loss.warmup_loss"], num_classes).to(device)
     return criteria
@@ -266,7 +248,7 @@ def build_experiment(cfg: dict, device: torch.device, dist: Dist | None = None) 
         train_set=train_set, eval_sets=evaluation_sets,
         noisy_t=torch.from_numpy(train_noisy).to(device),
         clean_t=torch.from_numpy(clean[train_idx]).to(device), model=model,
-        criteria=build_criteria(cfg, data.num_classes, train_noisy, device),
+        criteria=build_criteria(cfg, data.num_classes, train_noisy, device, model),
         source=source, val_set=val_set)
 
 

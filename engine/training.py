@@ -18,7 +18,7 @@ from .evaluation import evaluate
 from .metrics import EpochAccumulator
 from .optim import build_phase_optimiser, loss_phase, optim_phase
 from . import seeds
-from .step import forward_backward, optimizer_step
+from .step import backward, forward, optimizer_step
 
 
 @dataclass
@@ -123,27 +123,24 @@ class FirstNonFinite:
                              f"check the loss parameters, or set train.nan_policy=skip")
 
 
-def train_epoch(exp, state: TrainState, step_model, epoch: int, stop, dist, batches):
-    """The steps of one epoch from step `state.step` on, until its end or a stop request.
-    Returns (the epoch's metric sums over all processes, the steps done, stopped)."""
+def train_epoch(exp, state: TrainState, model, batches, stop, dist):
+    """The steps of epoch `state.epoch` from step `state.step` on, until its end or a stop
+    request; each step reads in order: the forward pass, the loss, the backward pass with
+    clipping, the optimiser step. Returns (the epoch's metric sums over all processes, the
+    steps done, stopped)."""
     cfg, device = exp.cfg, exp.device
-    criterion = exp.criteria[loss_phase(cfg, epoch)]
+    criterion = exp.criteria[loss_phase(cfg, state.epoch)]
+    amp, max_norm = cfg["train.amp"], cfg["optim.grad_clip"]
     skip_bad = cfg["train.nan_policy"] == "skip"
-    batch_size, n_train = cfg["train.batch_size"], len(exp.noisy_t)
-    step_model.train()
-    sums = EpochAccumulator(criterion.term_names, device)
-    if state.partial is not None and dist.is_main:
-        sums.load(state.partial["sums"])  # the sums of all processes, restored once
-    bad = FirstNonFinite(criterion.term_names, device)
+    model.train()
+    sums, bad = epoch_meters(criterion, state, device, dist)
     step, stopped = state.step, False
     for x, index in batches:
-        y, y_clean = exp.noisy_t[index], exp.clean_t[index]
-        # this process's share of the step's batch, weighted so that the average over
-        # processes is the mean over the whole batch (1.0 in one process)
-        weight = dist.shard_weight(index.numel(), min(batch_size, n_train - step * batch_size))
-        logits, loss, terms, finite = forward_backward(
-            step_model, criterion, state.optimizer, state.scaler, x, y, cfg["train.amp"],
-            cfg["optim.grad_clip"], cfg["optim.l1"], grad_weight=weight)
+        y = exp.noisy_t[index]
+        logits, loss, terms = forward(model, criterion, x, y, amp)
+        weight = batch_share(exp, dist, index, step)
+        finite = backward(loss if weight == 1.0 else loss * weight, model, state.optimizer,
+                          state.scaler, max_norm)
         if skip_bad and dist.any(not bool(finite), device):
             if dist.is_main:  # the sums are added up over processes at the epoch's end
                 sums.add_skipped()
@@ -151,7 +148,7 @@ def train_epoch(exp, state: TrainState, step_model, epoch: int, stop, dist, batc
             bad.update(step, finite, loss, terms)
             optimizer_step(state.optimizer, state.scaler)
             with torch.no_grad():
-                sums.add(loss, terms, logits.argmax(dim=1), y, y_clean)
+                sums.add(loss, terms, logits.argmax(dim=1), y, exp.clean_t[index])
         step += 1
         stopped = stop.agreed(step)
         if stopped:
@@ -159,8 +156,25 @@ def train_epoch(exp, state: TrainState, step_model, epoch: int, stop, dist, batc
     bad.reduce(dist)
     dist.all_reduce(sums.values)
     if not skip_bad:
-        bad.raise_if_any(epoch)
+        bad.raise_if_any(state.epoch)
     return sums, step, stopped
+
+
+def epoch_meters(criterion, state: TrainState, device, dist):
+    """The epoch's metric sums (those of a mid-epoch checkpoint restored once, on rank 0) and
+    the watch for the first non-finite step."""
+    sums = EpochAccumulator(criterion.term_names, device)
+    if state.partial is not None and dist.is_main:
+        sums.load(state.partial["sums"])
+    return sums, FirstNonFinite(criterion.term_names, device)
+
+
+def batch_share(exp, dist, index, step: int) -> float:
+    """This process's share of the step's batch as a gradient weight, so that the average over
+    processes is the mean over the whole batch (1.0 in one process)."""
+    batch_size = exp.cfg["train.batch_size"]
+    return dist.shard_weight(index.numel(),
+                             min(batch_size, len(exp.noisy_t) - step * batch_size))
 
 
 def end_epoch(exp, state: TrainState, eval_model, epoch: int, sums, seconds_before: float,

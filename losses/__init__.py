@@ -37,6 +37,7 @@ Per-dataset values for the published numbers (alpha, beta, q, gamma) live in con
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 
 from .base import Loss, REDUCTIONS
@@ -96,7 +97,7 @@ PAIR_SOURCES = {
 }
 
 # Options that wrap any loss or pair (losses/base.py `Loss.set_options`), with their defaults.
-OPTIONS = {"logit_clip": None, "entropy_reg": 0.0}
+OPTIONS = {"logit_clip": None, "entropy_reg": 0.0, "l1": 0.0}
 
 # Every name build_loss accepts without composing a new pair, with its parameter defaults.
 LOSSES: dict[str, dict] = {}
@@ -122,14 +123,20 @@ for _name in list(BASE_LOSSES) + list(ALIASES) + list(PAPER_COMBINATIONS):
     LOSSES[_name] = loss_params(_name)
 
 
+def did_you_mean(given: str, candidates) -> str:
+    match = difflib.get_close_matches(str(given), list(candidates), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
 def _check_name(name: str) -> tuple[str, ...]:
     if not isinstance(name, str):
         raise ValueError(f"loss name must be a string, got {name!r}")
     parts = _parts(name.strip().lower())
     valid = len(parts) in (1, 2) and all(p in BASE_LOSSES for p in parts)
     if not valid:
-        raise ValueError(f"unknown loss {name!r}. Valid names: {', '.join(sorted(LOSSES))}; "
-                         f"or any 'a+b' of the single losses {', '.join(sorted(BASE_LOSSES))}")
+        raise ValueError(f"unknown loss {name!r}{did_you_mean(name, LOSSES)}. Valid names: "
+                         f"{', '.join(sorted(LOSSES))}; or any 'a+b' of the single losses "
+                         f"{', '.join(sorted(BASE_LOSSES))}")
     batch_only = [p for p in parts if BASE_LOSSES[p].BATCH_ONLY]
     if len(parts) == 2 and batch_only:
         raise ValueError(f"{batch_only[0]} is one value per batch and cannot be part of an "
@@ -160,7 +167,8 @@ def build_loss(name: str, num_classes: int, reduction: str = "mean",
     allowed = loss_params("+".join(parts))
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for loss {name!r}. "
+        raise ValueError(f"unknown parameter(s) {unknown} for loss {name!r}"
+                         f"{did_you_mean(unknown[0], allowed)}. "
                          f"Valid parameters: {sorted(allowed) or 'none'}")
     options = {k: params.pop(k) for k in OPTIONS if k in params}
     if len(parts) == 1:

@@ -6,11 +6,14 @@ returns one value per sample. `forward` applies the reduction. Numerics are done
 least, outside autocast, because several losses (NCE's denominator, GCE's p**q, RCE's clamps)
 lose their meaning in bf16/fp16.
 
-Two options wrap any loss (set by `build_loss`, so they are config keys, not classes):
+Three options wrap any loss (set by `build_loss`, so they are config keys, not classes):
   logit_clip = delta    LogitClip (Wei et al., ICML 2023): z <- z * min(1, delta / ||z||_2)
                         before the loss, so `ce` + `logit_clip` is CE+LogitClip;
   entropy_reg = lambda  + lambda (ln K - H(mean_i p_i)), the batch-level entropy term of
-                        ANL with entropy regularisation (Ye et al., arXiv 2412.02373 v2).
+                        ANL with entropy regularisation (Ye et al., arXiv 2412.02373 v2);
+  l1 = delta            + delta sum|theta| over every parameter of the model the loss trains
+                        (ANL's explicit L1 penalty, BN and biases included, spec §15.2): the
+                        trainer hands the parameters over with `penalise(model.parameters())`.
 A loss with BATCH_ONLY (DMI) has no per-sample values: it overrides `batch_value`.
 
 What a call accepts (shapes, dtypes, `ignore_index`) is losses/inputs.py; the allowed values of
@@ -104,6 +107,8 @@ class Loss(nn.Module):
         self.ignore_index = check_ignore_index(ignore_index)
         self.logit_clip = None
         self.entropy_reg = 0.0
+        self.l1 = 0.0
+        self.penalised: list = []
 
     def checked(self, name: str, value):
         """`value` if RANGES[name] allows it, else a ValueError naming the range."""
@@ -114,8 +119,12 @@ class Loss(nn.Module):
         parameters; None when it is not constant (the default, unless the loss is scaled by 0)."""
         return 0.0 if getattr(self, "scale", None) == 0 else None
 
-    def set_options(self, logit_clip=None, entropy_reg=0.0) -> "Loss":
+    def set_options(self, logit_clip=None, entropy_reg=0.0, l1=0.0) -> "Loss":
         """The options of OPTIONS that wrap any loss (module docstring)."""
+        self.l1 = check_finite_number("l1", l1, minimum=0.0)
+        if self.l1 and self.reduction != "mean":
+            raise ValueError("loss parameter 'l1' is a penalty on the model, added once per "
+                             "batch: use reduction='mean', or l1=0")
         if logit_clip is not None:
             self.logit_clip = check_finite_number("logit_clip", logit_clip, minimum=0.0,
                                                   minimum_inclusive=False)
@@ -145,6 +154,21 @@ class Loss(nn.Module):
         """The batch-level extra term of prepared logits, or None."""
         return self.entropy_reg * marginal_entropy_gap(logits) if self.entropy_reg else None
 
+    def penalise(self, parameters) -> "Loss":
+        """The parameters the `l1` option penalises (those of the model being trained)."""
+        self.penalised = list(parameters)
+        return self
+
+    def with_penalty(self, value: torch.Tensor) -> torch.Tensor:
+        """`value` + l1 * sum|theta|: part of the objective (and of the logged total), added
+        after the loss and its batch terms."""
+        if not self.l1:
+            return value
+        if not self.penalised:
+            raise ValueError("loss parameter 'l1' penalises the model's parameters: call "
+                             "loss.penalise(model.parameters()) first")
+        return value + self.l1 * sum(p.abs().sum() for p in self.penalised)
+
     # The named terms a training log shows beside the total (a pair's two weighted parts);
     # a single loss has none.
     term_names: tuple = ()
@@ -169,7 +193,7 @@ class Loss(nn.Module):
             value = self.batch_value(logits, rows.targets)
             extra = self.regulariser(logits)
             value = value if extra is None else value + extra
-        return rows.restore(value, self.reduction)
+        return self.with_penalty(rows.restore(value, self.reduction))
 
     def extra_repr(self) -> str:
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.PARAMS)
@@ -179,7 +203,8 @@ class Loss(nn.Module):
     def options_repr(self) -> str:
         ignored = "" if self.ignore_index is None else f", ignore_index={self.ignore_index}"
         return "".join(f", {k}={v!r}" for k, v in (("logit_clip", self.logit_clip),
-                                                   ("entropy_reg", self.entropy_reg)) if v) + ignored
+                                                   ("entropy_reg", self.entropy_reg),
+                                                   ("l1", self.l1)) if v) + ignored
 
 
 def declared_params(cls: type) -> dict:

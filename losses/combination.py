@@ -80,7 +80,7 @@ class Combination(Loss):
                    for name, value in terms.items()}
         if extra is not None:
             reduced["entropy_reg"] = extra
-        return sum(reduced.values()), reduced
+        return self.with_penalty(sum(reduced.values())), reduced
 
     def extra_repr(self):
         return f"alpha={self.alpha}, beta={self.beta}" + self.options_repr()

@@ -6,7 +6,7 @@ Virusdoll/Active-Negative-Loss@0c50009). Spec §15.2.
   NNFL = 1 - (A_FL - FL_y) / (K A_FL - sum_k FL_k),
          FL_k = -(1 - p^_k)^g max(ln p_k, ln m) (factor detached), A_FL = -(1 - m)^g ln m
 Each term of the sums lies in [0, A], so the losses lie in [0, 1] and sum to K - 1 over the K
-labels (tested). ANL-CE = alpha NCE + beta NNCE (+ delta ||theta||_1 via optim.l1, with weight
+labels (tested). ANL-CE = alpha NCE + beta NNCE (+ delta ||theta||_1 via the l1 option, with weight
 decay 0); ANL-FL = alpha NFL + beta NNFL.
 """
 from __future__ import annotations

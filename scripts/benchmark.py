@@ -100,7 +100,7 @@ def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: s
     from engine.experiment import build_criteria, build_network, load_config
     from engine.optim import build_optimizer
     from engine.runtime import epoch_generator, pick_device
-    from engine.step import forward_backward, optimizer_step
+    from engine.step import backward, forward, optimizer_step
 
     fast = pipeline.startswith("fast")
     channels_last = fast
@@ -114,7 +114,7 @@ def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: s
     model = build_network(cfg, data, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    criterion = build_criteria(cfg, data.num_classes, data.train_labels, device)[1]
+    criterion = build_criteria(cfg, data.num_classes, data.train_labels, device, model)[1]
     optimizer = build_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
     images = data.train_images
@@ -141,8 +141,8 @@ def measure(model_key: str, pipeline: str, steps: int, warmup: int, data_root: s
             sync()
             start = time.perf_counter()
         x, index = next(it)
-        _, loss, _, _ = forward_backward(model, criterion, optimizer, scaler, x, labels[index],
-                                         amp, cfg["optim.grad_clip"])
+        _, loss, _ = forward(model, criterion, x, labels[index], amp)
+        backward(loss, model, optimizer, scaler, cfg["optim.grad_clip"])
         optimizer_step(optimizer, scaler)
     sync()
     seconds = time.perf_counter() - start

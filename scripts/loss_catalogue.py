@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 OUT = ROOT / "docs" / "LOSSES.md"
 K = 10   # the class count of the numbers shown
 CHECK = {"rows": 32, "adversarial_rows": 4, "steps": 20}   # as tests/test_symmetry.py
-OPTION_RANGES = {"logit_clip": "None, or (0, inf)", "entropy_reg": "[0, inf)"}
+OPTION_RANGES = {"logit_clip": "None, or (0, inf)", "entropy_reg": "[0, inf)", "l1": "[0, inf)"}
 
 # The tests of tests/test_official.py that compare a loss with the authors' code, and what each
 # compares; the loss names are read from their parametrisations (a renamed test is an error).
@@ -122,8 +122,6 @@ def settings_text(path: Path, cfg: dict) -> str:
     from engine.config import loss_kwargs
     items = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
              for k, v in loss_kwargs(cfg).items()]
-    if cfg.get("optim.l1"):
-        items.append(f"optim.l1 {cfg['optim.l1']:g}")
     per_rate = (yaml.safe_load(path.read_text()) or {}).get("per_rate") or {}
     for rate, sets in per_rate.items():
         items.append(f"at rate {rate}: " + ", ".join(f"{k.removeprefix('loss.')} {v:g}"

@@ -164,7 +164,7 @@ def followup_params(dataset: str, loss: str) -> list[tuple]:
         alpha, beta, delta = ANL[dataset]
         out = [("alpha", alpha, "spec §15.2 ([ANL] settings)"),
                ("beta", beta, "spec §15.2"),
-               ("optim.l1", delta, "delta: L1 over all parameters, spec §15.2"),
+               ("l1", delta, "delta: L1 over all parameters, spec §15.2"),
                ("optim.weight_decay", 0.0, "[ANL] replaces weight decay by the L1 term")]
         if loss == "anl-fl":
             out.insert(2, ("gamma", 0.5, "spec §15.2"))
@@ -235,7 +235,7 @@ def anl_er_params(dataset: str, kind: str) -> list[tuple]:
     if dataset == "mnist":  # [ER] has no MNIST config
         src, lam_src = "ANL's MNIST setting (spec §15.2)", "[ER] cifar10's (no MNIST config)"
     out = [("alpha", alpha, src), ("beta", beta, src), ("entropy_reg", lam, "lamb: " + lam_src),
-           ("optim.l1", delta, "delta: " + src + "; L1 over all parameters"),
+           ("l1", delta, "delta: " + src + "; L1 over all parameters"),
            ("optim.weight_decay", 0.0, "[ER] replaces weight decay by the L1 term")]
     if dataset == "mnist":
         out.append(("schedule.eta_min", 0.0, "[ANL] anneals to 0 (APL floors MNIST at 0.001)"))

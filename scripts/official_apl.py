@@ -77,7 +77,7 @@ NLNL_EPOCHS = {"mnist": 720, "cifar10": 1000, "cifar100": 2000}
 THEIR_COMMON = {"optim.momentum": 0.9, "schedule.name": "cosine", "train.amp": "none",
                 "dataset.train_subset": None, "dataset.noisy_val_fraction": 0.0,
                 "noise.variant": "reference", "noise.seed": None,
-                "optim.l1": 0.0, "optim.lr_after_warmup": None, "loss.warmup_epochs": 0}
+                "optim.lr_after_warmup": None, "loss.warmup_epochs": 0}
 # The module names the authors' files import each other by; ours ("train") must not clash.
 REFERENCE_MODULES = ("loss", "model", "dataset", "train_util", "train", "utils", "utils.utils")
 

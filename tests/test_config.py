@@ -94,7 +94,7 @@ def test_a_resolved_config_keeps_its_recipe_values(tmp_path):
     ("dataset: {name: mnist}\nnoise: {kind: symetric, rate: 0.2}\n", "did you mean 'symmetric'"),
     ("dataset: {name: mnist}\nloss: {name: nce+rcee}\n", "unknown loss 'nce\\+rcee'"),
     ("dataset: {name: mnist}\nloss: {name: nce+rce, alpha: .nan}\n", "must be finite"),
-    ("dataset: {name: mnist}\nloss: {name: nce+rce, gama: 2}\n", "unknown config key 'loss.gama'"),
+    ("dataset: {name: mnist}\nloss: {name: nce+rce, gama: 2}\n", "unknown parameter\\(s\\) \\['gama'\\] for loss 'nce\\+rce'"),
     ("dataset: {name: mnist, num_classes: 100}\n", "mnist has 10 classes"),
     ("dataset: {name: mnist}\ntrain: {amp: fp8}\n", "'train.amp' must be one of"),
     ("dataset: {name: mnst}\n", "did you mean 'mnist'"),

@@ -27,7 +27,7 @@ def one_line_error(capsys) -> str:
     (["--kinds", "symmetric"], "--kinds 'symmetric': give sym, asym or sym,asym"),
     (["--sym-rates", "0.4,a"], "--sym-rates '0.4,a': give numbers"),
     (["--grid", "loss.beta"], "--grid 'loss.beta': give KEY=V1,V2"),
-    (["--grid", "loss.betta=1,10"], "unknown config key 'loss.betta' for loss 'nce+rce'"),
+    (["--grid", "loss.betta=1,10"], "unknown parameter(s) ['betta'] for loss 'nce+rce' (did you mean 'beta'?)"),
     (["--recipe", "relase"], "has no recipe 'relase'; did you mean 'release'"),
     (["--set", "optim.lrr=1"], "unknown config key 'optim.lrr'"),
 ])

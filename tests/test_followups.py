@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.step import forward_backward
+from engine.step import forward
 from losses import build_loss
 from noise import make_noisy_labels
 from noise.instance import instance_transition_rows
@@ -55,16 +55,29 @@ def test_gradcheck(name):
 
 
 def test_anl_aliases_and_l1_penalty():
+    """ANL's L1 term is a loss option: delta * sum|theta| over the model the loss penalises,
+    added to the total once per batch, its gradient sign(theta) * delta."""
     anl = build_loss("anl-ce", 10, alpha=5, beta=5)
     assert (anl.first.NAME, anl.second.NAME, anl.alpha, anl.beta) == ("nce", "nnce", 5.0, 5.0)
     model = torch.nn.Linear(4, 10)
     x, y = torch.randn(8, 4), torch.randint(0, 10, (8,))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
-    _, plain, _, _ = forward_backward(model, anl, opt, scaler, x, y, "none", None)
-    _, with_l1, _, _ = forward_backward(model, anl, opt, scaler, x, y, "none", None, l1=1e-2)
+    _, plain, _ = forward(model, anl, x, y, "none")
+    with_l1 = build_loss("anl-ce", 10, alpha=5, beta=5, l1=1e-2).penalise(model.parameters())
+    _, penalised, terms = forward(model, with_l1, x, y, "none")
     l1 = sum(p.abs().sum() for p in model.parameters()).item()
-    assert with_l1.item() == pytest.approx(plain.item() + 1e-2 * l1, rel=1e-6)
+    assert penalised.item() == pytest.approx(plain.item() + 1e-2 * l1, rel=1e-6)
+    assert len(terms) == 2                  # logged terms: the two parts, as without it
+    model.zero_grad()
+    penalised.backward()
+    bias_grad = model.bias.grad.clone()
+    model.zero_grad()
+    plain = forward(model, anl, x, y, "none")[1]
+    plain.backward()
+    assert torch.allclose(bias_grad - model.bias.grad, 1e-2 * torch.sign(model.bias), atol=1e-7)
+    with pytest.raises(ValueError, match="call loss.penalise"):
+        build_loss("nce", 10, l1=1e-3)(torch.randn(2, 10), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="'l1' is a penalty on the model"):
+        build_loss("nce", 10, l1=1e-3, reduction="none")
 
 
 # ---------------------------------------------------------------------------- human noise

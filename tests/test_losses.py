@@ -262,7 +262,7 @@ def test_params_reach_the_parts():
     ("cross_entropy", {}, "Valid names:.*nce\\+rce"),
     ("nce+rce+mae", {}, "unknown loss"),
     ("ce", {"gamma": 2}, "unknown parameter.*'gamma'.*Valid parameters: "
-                         "\\['entropy_reg', 'logit_clip', 'scale'\\]"),
+                         "\\['entropy_reg', 'l1', 'logit_clip', 'scale'\\]"),
     ("nce+rce", {"scale": 2}, "unknown parameter.*Valid parameters:.*alpha"),
     ("gce", {"q": 0.0}, "'q' must be > 0"),
     ("nce+rce", {"alpha": float("nan")}, "'alpha' must be finite"),

@@ -19,7 +19,7 @@ import torch
 from engine.config import loss_kwargs
 from engine.experiment import load_config
 from engine.optim import build_optimizer, build_scheduler
-from engine.step import forward_backward, optimizer_step
+from engine.step import backward, forward, optimizer_step
 from losses import build_loss
 from models import cnn4, cnn8
 from noise import make_noisy_labels
@@ -257,8 +257,8 @@ def our_training(cfg, factory, batches, init, epochs):
     for _ in range(epochs):
         model.train()
         for x, y in batches:
-            forward_backward(model, criterion, optimizer, scaler, x, y, "none",
-                             cfg["optim.grad_clip"], cfg["optim.l1"])
+            _, loss, _ = forward(model, criterion, x, y, "none")
+            backward(loss, model, optimizer, scaler, cfg["optim.grad_clip"])
             optimizer_step(optimizer, scaler)
         scheduler.step()
     return model, optimizer
