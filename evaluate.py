@@ -9,6 +9,7 @@ from it. The JSON goes to --output, or next to the run as <run>/eval.json (an ex
 that evaluate.py did not write is never replaced). A checkpoint written mid-epoch (a run
 stopped by a signal) is reported as such: its position says which step of which epoch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,7 @@ from engine.cli import HelpFormatter
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", required=True, help="a checkpoints/last.pt written by train.py")
     p.add_argument("--data-root", help="override the dataset root stored in the checkpoint")
     p.add_argument("--test-root", help="override dataset.test_root (webvision_mini: ImageNet root)")
@@ -51,23 +51,40 @@ def run(args) -> dict:
     root = args.data_root or cfg["dataset.root"]
     data = load_data(cfg, root, args.test_root)
     if cfg["dataset.num_classes"] is not None and data.num_classes != cfg["dataset.num_classes"]:
-        raise CheckpointError(f"checkpoint {path} was trained with {cfg['dataset.num_classes']} "
-                              f"classes but {cfg['dataset.name']} at {root} has {data.num_classes}")
+        raise CheckpointError(
+            f"checkpoint {path} was trained with {cfg['dataset.num_classes']} "
+            f"classes but {cfg['dataset.name']} at {root} has {data.num_classes}"
+        )
     model = build_network(cfg, data, device)
     load_model_state(model, ckpt["model"], path)
     step = ckpt.get("step", 0)
-    result = {"checkpoint": str(path), "epoch": ckpt["epoch"], "step": step,
-              "position": (f"after epoch {ckpt['epoch']}" if not step else
-                           f"MID-EPOCH: epoch {ckpt['epoch'] + 1}, after step {step} (a run "
-                           f"stopped between epochs; not an end-of-epoch model)"),
-              "dataset": cfg["dataset.name"], "data_root": str(root)}
+    result = {
+        "checkpoint": str(path),
+        "epoch": ckpt["epoch"],
+        "step": step,
+        "position": (
+            f"after epoch {ckpt['epoch']}"
+            if not step
+            else f"MID-EPOCH: epoch {ckpt['epoch'] + 1}, after step {step} (a run "
+            f"stopped between epochs; not an end-of-epoch model)"
+        ),
+        "dataset": cfg["dataset.name"],
+        "data_root": str(root),
+    }
     # the fast path whatever the run trained with: the same images, batched on the device
     source = SourceFactory(cfg, data, device, pipeline="fast")
     for name, (images, labels) in eval_sources(data, source).items():
-        metrics = evaluate(model, images, labels, data.num_classes, cfg["train.eval_batch_size"],
-                           cfg["train.amp"])
-        result.update({f"{name}_top1": metrics["top1"], f"{name}_top5": metrics["top5"],
-                       f"{name}_loss": metrics["loss"], f"num_{name}": int(labels.numel())})
+        metrics = evaluate(
+            model, images, labels, data.num_classes, cfg["train.eval_batch_size"], cfg["train.amp"]
+        )
+        result.update(
+            {
+                f"{name}_top1": metrics["top1"],
+                f"{name}_top5": metrics["top5"],
+                f"{name}_loss": metrics["loss"],
+                f"num_{name}": int(labels.numel()),
+            }
+        )
     return result
 
 
@@ -80,8 +97,10 @@ def check_output(output: Path) -> None:
     except (ValueError, OSError, TypeError):
         ours = False
     if not ours:
-        raise UserError(f"{output} exists and is not an evaluation written by evaluate.py; "
-                        f"pass --output to write elsewhere")
+        raise UserError(
+            f"{output} exists and is not an evaluation written by evaluate.py; "
+            f"pass --output to write elsewhere"
+        )
 
 
 def main(argv=None) -> int:

@@ -14,6 +14,7 @@ tests/test_augment.py:
 Order as in the reference: crop -> flip -> rotate -> ToTensor/Normalize (fill values are 0 before
 normalisation, i.e. black, as with PIL).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,20 +30,27 @@ MAX_ANGLE = 20.0
 @dataclass
 class AugmentParams:
     """Per-sample random parameters for a set of samples (on the CPU until moved)."""
-    dx: torch.Tensor      # int64, left offset into the padded image, uniform on [0, 2*PAD]
-    dy: torch.Tensor      # int64, top offset
-    flip: torch.Tensor    # bool
+
+    dx: torch.Tensor  # int64, left offset into the padded image, uniform on [0, 2*PAD]
+    dy: torch.Tensor  # int64, top offset
+    flip: torch.Tensor  # bool
     angle: torch.Tensor | None  # float32 degrees, or None without rotation
 
-    def to(self, device) -> "AugmentParams":
-        return AugmentParams(self.dx.to(device, non_blocking=True),
-                             self.dy.to(device, non_blocking=True),
-                             self.flip.to(device, non_blocking=True),
-                             None if self.angle is None else self.angle.to(device, non_blocking=True))
+    def to(self, device) -> AugmentParams:
+        return AugmentParams(
+            self.dx.to(device, non_blocking=True),
+            self.dy.to(device, non_blocking=True),
+            self.flip.to(device, non_blocking=True),
+            None if self.angle is None else self.angle.to(device, non_blocking=True),
+        )
 
-    def take(self, index: torch.Tensor) -> "AugmentParams":
-        return AugmentParams(self.dx[index], self.dy[index], self.flip[index],
-                             None if self.angle is None else self.angle[index])
+    def take(self, index: torch.Tensor) -> AugmentParams:
+        return AugmentParams(
+            self.dx[index],
+            self.dy[index],
+            self.flip[index],
+            None if self.angle is None else self.angle[index],
+        )
 
 
 def draw_params(n: int, kind: str, generator: torch.Generator) -> AugmentParams | None:
@@ -59,7 +67,9 @@ def draw_params(n: int, kind: str, generator: torch.Generator) -> AugmentParams 
     return AugmentParams(dx, dy, flip, angle)
 
 
-def random_crop(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, pad: int = PAD) -> torch.Tensor:
+def random_crop(
+    x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, pad: int = PAD
+) -> torch.Tensor:
     """Crop x (B, C, H, W) from its zero-padded version at per-sample offsets (dx, dy)."""
     b, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
@@ -81,11 +91,11 @@ def rotate(x: torch.Tensor, angle_deg: torch.Tensor) -> torch.Tensor:
     zero = torch.zeros_like(cos)
     # Output pixel (u, v) samples the input at R(theta) (u, v) in normalised coordinates
     # (x right, y down): this turns the content counter-clockwise on screen, like PIL.
-    affine = torch.stack([torch.stack([cos, -sin, zero], 1),
-                          torch.stack([sin, cos, zero], 1)], 1)
+    affine = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
     grid = F.affine_grid(affine, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid.to(x.dtype), mode="nearest", padding_mode="zeros",
-                         align_corners=False)
+    return F.grid_sample(
+        x, grid.to(x.dtype), mode="nearest", padding_mode="zeros", align_corners=False
+    )
 
 
 def apply(x: torch.Tensor, params: AugmentParams | None) -> torch.Tensor:

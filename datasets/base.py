@@ -3,11 +3,13 @@
 A loader function (one per dataset) reads its files and returns a :class:`RawData`; the generic
 checks and the assembly into :class:`DatasetArrays` happen once, in :func:`datasets.load_dataset`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -46,11 +48,11 @@ class RawData(NamedTuple):
 
     train: Split
     test: Split
-    class_names: Optional[list[str]]
+    class_names: list[str] | None
 
 
 # loader(root, spec) -> RawData. `root` is None only for datasets that need no files (digits).
-LoaderFn = Callable[[Optional[Path], "DatasetSpec"], RawData]
+LoaderFn = Callable[[Path | None, "DatasetSpec"], RawData]
 
 
 @dataclass(frozen=True)
@@ -72,15 +74,15 @@ class DatasetSpec:
     default_model: str
     loader: LoaderFn
     how_to_get: str
-    train_size: Optional[int] = None
-    test_size: Optional[int] = None
-    download: Optional[Callable[[Path], None]] = None  # fetches the files into root (torchvision)
+    train_size: int | None = None
+    test_size: int | None = None
+    download: Callable[[Path], None] | None = None  # fetches the files into root (torchvision)
     needs_root: bool = True
     paper_section: str = "§7"
     description: str = ""
     # Datasets read as files (datasets/files.py): (root, spec, options) -> DatasetArrays whose
     # images are FileImages; `loader` is then unused.
-    load_files: Optional[Callable[[Path, "DatasetSpec", dict], "DatasetArrays"]] = None
+    load_files: Callable[[Path, DatasetSpec, dict], DatasetArrays] | None = None
 
     def __post_init__(self):
         if self.augment not in AUGMENTATIONS:
@@ -88,9 +90,10 @@ class DatasetSpec:
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
             raise ValueError(f"{self.name}: mean/std need {self.in_channels} values per channel")
 
-    def how_to_get_for(self, root: Optional[Path]) -> str:
-        return self.how_to_get.format(root=root if root is not None else "DATA_ROOT",
-                                      prepare=PREPARE_CMD)
+    def how_to_get_for(self, root: Path | None) -> str:
+        return self.how_to_get.format(
+            root=root if root is not None else "DATA_ROOT", prepare=PREPARE_CMD
+        )
 
 
 @dataclass(repr=False)
@@ -108,9 +111,9 @@ class DatasetArrays:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     augment: str
-    class_names: Optional[list[str]] = None
+    class_names: list[str] | None = None
     source: str = ""
-    spec: Optional[DatasetSpec] = field(default=None, compare=False)
+    spec: DatasetSpec | None = field(default=None, compare=False)
     # More evaluation sets besides the test set, by name: {name: (images, labels)}; each is
     # reported as <name>_top1 / <name>_top5 / <name>_loss every epoch.
     extra_eval: dict = field(default_factory=dict)
@@ -136,8 +139,10 @@ class DatasetArrays:
 
     def summary(self) -> str:
         c, h, w = self.train_images.shape[1:]
-        return (f"{self.name}: {self.num_train} train + {self.num_test} test images of "
-                f"{c}x{h}x{w}, {self.num_classes} classes, augment={self.augment}, "
-                f"from {self.source}")
+        return (
+            f"{self.name}: {self.num_train} train + {self.num_test} test images of "
+            f"{c}x{h}x{w}, {self.num_classes} classes, augment={self.augment}, "
+            f"from {self.source}"
+        )
 
     __repr__ = summary

@@ -3,6 +3,7 @@
 This is the "fast" data path (see augment.py). On the CPU the tensor lives in host memory and
 the same code runs; there is no worker process and no per-sample Python.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,9 @@ def eval_bounds(n: int, shard=None) -> tuple[int, int]:
 
 
 class DeviceDataset:
-    def __init__(self, images: torch.Tensor, mean, std, augment: str, device,
-                 channels_last: bool = False):
+    def __init__(
+        self, images: torch.Tensor, mean, std, augment: str, device, channels_last: bool = False
+    ):
         self.images = images.to(device)
         self.device = torch.device(device)
         self.augment = augment
@@ -50,8 +52,9 @@ class DeviceDataset:
     def _finish(self, x: torch.Tensor) -> torch.Tensor:
         return self.normalize(x).contiguous(memory_format=self.memory_format)
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0,
-                      shard=None):
+    def train_batches(
+        self, batch_size: int, generator: torch.Generator, first_step: int = 0, shard=None
+    ):
         """Yield (normalised augmented batch, device index tensor) over one shuffled epoch,
         starting at batch `first_step` (a resumed epoch replays the same order and parameters).
 

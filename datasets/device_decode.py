@@ -4,12 +4,14 @@
 the paper's transforms (spec §7) as batched tensor ops, drawing every random number from the
 caller's CPU generator in torchvision's order. It runs on the CPU too (the tests). Semantics
 and the known rounding-level differences from the PIL path: docs/DATASETS.md."""
+
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional, Sequence, Union
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,7 +24,7 @@ from torchvision.transforms.v2 import functional as F
 from .base import DatasetError
 from .webvision import CROP, RESIZE
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 # RandomResizedCrop(224)'s defaults, and ColorJitter(0.4, 0.4, 0.4, 0.2)'s ranges
 SCALE = (0.08, 1.0)
@@ -31,12 +33,15 @@ BRIGHTNESS = CONTRAST = SATURATION = (0.6, 1.4)
 HUE = (-0.2, 0.2)
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2 luma)
 
-CHECK_HINT = ("Re-extract it, or find all such files with `python scripts/prepare_webvision.py "
-              "--check-images`")
+CHECK_HINT = (
+    "Re-extract it, or find all such files with `python scripts/prepare_webvision.py "
+    "--check-images`"
+)
 _JPEG_MAGIC = (0xFF, 0xD8, 0xFF)
 
 
 # ----------------------------------------------------------------------------- reading bytes
+
 
 class EncodedFileDataset(Dataset):
     """paths -> (file bytes as a 1-D uint8 tensor, index). Workers only read files; decoding
@@ -75,11 +80,12 @@ def collate_encoded(batch) -> tuple[list[Tensor], Tensor]:
 
 # ----------------------------------------------------------------------------- decoding
 
+
 def _is_jpeg(data: Tensor) -> bool:
     return data.numel() >= 3 and tuple(data[:3].tolist()) == _JPEG_MAGIC
 
 
-def _jpeg_components(data: Tensor) -> Optional[int]:
+def _jpeg_components(data: Tensor) -> int | None:
     """Number of colour components in the JPEG's frame header (SOFn), or None when no frame
     header is found (not a well-formed JPEG). Walks the marker segments by their lengths, so
     large EXIF/ICC segments cost nothing."""
@@ -126,8 +132,9 @@ def _decode_on_cpu(data: Tensor, device: torch.device, name: str) -> Tensor:
     return _to_rgb_uint8(image).to(device)
 
 
-def decode_batch(data: list[Tensor], device: Union[str, torch.device],
-                 paths: Optional[Sequence[str]] = None) -> list[Tensor]:
+def decode_batch(
+    data: list[Tensor], device: str | torch.device, paths: Sequence[str] | None = None
+) -> list[Tensor]:
     """Encoded files (1-D uint8 CPU tensors) -> uint8 (3, H, W) RGB tensors on `device`.
 
     Ordinary JPEGs are decoded in one batched decode_jpeg call on `device` (nvjpeg on CUDA).
@@ -136,11 +143,14 @@ def decode_batch(data: list[Tensor], device: Union[str, torch.device],
     channels-last views (decode_jpeg's HWC buffer); the transforms below accept either layout.
     """
     device = torch.device(device)
-    names = [str(p) for p in paths] if paths is not None else \
-        [f"<batch item {k}>" for k in range(len(data))]
+    names = (
+        [str(p) for p in paths]
+        if paths is not None
+        else [f"<batch item {k}>" for k in range(len(data))]
+    )
     if len(names) != len(data):
         raise ValueError(f"decode_batch: {len(data)} files but {len(names)} paths")
-    out: list[Optional[Tensor]] = [None] * len(data)
+    out: list[Tensor | None] = [None] * len(data)
 
     # the device decoder gets gray/YCbCr JPEGs; CMYK (4 components) and unparsable headers go to
     # the CPU, which converts CMYK like PIL and gives a clear error for broken files
@@ -150,8 +160,9 @@ def decode_batch(data: list[Tensor], device: Union[str, torch.device],
 
     if on_device:
         try:
-            decoded = decode_jpeg([data[k] for k in on_device], mode=ImageReadMode.RGB,
-                                  device=device)
+            decoded = decode_jpeg(
+                [data[k] for k in on_device], mode=ImageReadMode.RGB, device=device
+            )
         except RuntimeError:
             decoded = None  # one bad file fails the whole call: retry one by one to name it
         for n, k in enumerate(on_device):
@@ -159,8 +170,7 @@ def decode_batch(data: list[Tensor], device: Union[str, torch.device],
                 out[k] = _to_rgb_uint8(decoded[n])
                 continue
             try:
-                out[k] = _to_rgb_uint8(decode_jpeg(data[k], mode=ImageReadMode.RGB,
-                                                   device=device))
+                out[k] = _to_rgb_uint8(decode_jpeg(data[k], mode=ImageReadMode.RGB, device=device))
             except RuntimeError as e:
                 if device.type == "cpu":
                     raise _decode_error(names[k], e) from e
@@ -171,9 +181,14 @@ def decode_batch(data: list[Tensor], device: Union[str, torch.device],
 
 # ----------------------------------------------------------------------------- train augmentation
 
-def resized_crop_params(height: int, width: int, generator: torch.Generator,
-                        scale: tuple[float, float] = SCALE,
-                        ratio: tuple[float, float] = RATIO) -> tuple[int, int, int, int]:
+
+def resized_crop_params(
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    scale: tuple[float, float] = SCALE,
+    ratio: tuple[float, float] = RATIO,
+) -> tuple[int, int, int, int]:
     """(top, left, h, w) of a RandomResizedCrop: torchvision's RandomResizedCrop.get_params
     line for line (10 tries of a random area fraction and log-uniform aspect ratio, then a
     central crop clamped to `ratio`), but drawing from `generator`."""
@@ -183,7 +198,8 @@ def resized_crop_params(height: int, width: int, generator: torch.Generator,
     for _ in range(10):
         target_area = area * torch.empty(1).uniform_(scale[0], scale[1], generator=generator).item()
         aspect_ratio = torch.exp(
-            torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=generator)).item()
+            torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=generator)
+        ).item()
         w = int(round(math.sqrt(target_area * aspect_ratio)))
         h = int(round(math.sqrt(target_area / aspect_ratio)))
         if 0 < w <= width and 0 < h <= height:
@@ -288,7 +304,11 @@ def adjust_hue(x: Tensor, factor: Tensor) -> Tensor:
 
 # ColorJitter's op ids: fn_idx 0 = brightness, 1 = contrast, 2 = saturation, 3 = hue
 JITTER_OPS: tuple[Callable[[Tensor, Tensor], Tensor], ...] = (
-    adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+    adjust_brightness,
+    adjust_contrast,
+    adjust_saturation,
+    adjust_hue,
+)
 
 
 def color_jitter(x: Tensor, factors: Tensor, order: Tensor) -> Tensor:
@@ -328,25 +348,44 @@ def draw_train_params(sizes: Sequence[tuple[int, int]], generator: torch.Generat
     params, the flip coin (torch.rand(1) < 0.5), ColorJitter's randperm(4), then its brightness,
     contrast, saturation and hue factors."""
     if generator.device.type != "cpu":
-        raise ValueError(f"pass a CPU torch.Generator (so the draws do not depend on the "
-                         f"device), got one on {generator.device}")
+        raise ValueError(
+            f"pass a CPU torch.Generator (so the draws do not depend on the "
+            f"device), got one on {generator.device}"
+        )
     crops, flips, orders, factors = [], [], [], []
     for height, width in sizes:
         crops.append(resized_crop_params(int(height), int(width), generator))
         flips.append(bool(torch.rand(1, generator=generator) < 0.5))
         orders.append(torch.randperm(4, generator=generator))
-        factors.append([float(torch.empty(1).uniform_(lo, hi, generator=generator))
-                        for lo, hi in (BRIGHTNESS, CONTRAST, SATURATION, HUE)])
-    return TrainParams(crops, torch.tensor(flips, dtype=torch.bool),
-                       torch.stack(orders) if orders else torch.empty(0, 4, dtype=torch.long),
-                       torch.tensor(factors, dtype=torch.float64).reshape(-1, 4))
+        factors.append(
+            [
+                float(torch.empty(1).uniform_(lo, hi, generator=generator))
+                for lo, hi in (BRIGHTNESS, CONTRAST, SATURATION, HUE)
+            ]
+        )
+    return TrainParams(
+        crops,
+        torch.tensor(flips, dtype=torch.bool),
+        torch.stack(orders) if orders else torch.empty(0, 4, dtype=torch.long),
+        torch.tensor(factors, dtype=torch.float64).reshape(-1, 4),
+    )
 
 
 def apply_train_params(images: list[Tensor], params: TrainParams, size: int = CROP) -> Tensor:
     """Crop+resize each image (they differ in size), then flip and jitter the batch."""
-    crops = [F.resized_crop(image, top, left, h, w, [size, size],
-                            interpolation=InterpolationMode.BILINEAR, antialias=True)
-             for image, (top, left, h, w) in zip(images, params.crops, strict=True)]
+    crops = [
+        F.resized_crop(
+            image,
+            top,
+            left,
+            h,
+            w,
+            [size, size],
+            interpolation=InterpolationMode.BILINEAR,
+            antialias=True,
+        )
+        for image, (top, left, h, w) in zip(images, params.crops, strict=True)
+    ]
     x = _to_float(torch.stack(crops))
     flip = params.flips.to(x.device).view(-1, 1, 1, 1)
     x = torch.where(flip, x.flip(-1), x)
@@ -369,14 +408,18 @@ def train_augment(images: list[Tensor], generator: torch.Generator, size: int = 
 
 # ----------------------------------------------------------------------------- eval, normalise
 
+
 def eval_transform_batch(images: list[Tensor], resize: int = RESIZE, crop: int = CROP) -> Tensor:
     """Resize(resize) + CenterCrop(crop) on decoded images -> float32 (B, 3, crop, crop) in
     [0, 1], not normalised. Resize with one int scales the shorter side to `resize` and the
     longer to int(resize * long / short), as torchvision does."""
     if not images:
         raise ValueError("eval_transform_batch: empty batch")
-    out = [F.center_crop(F.resize(image, [resize], interpolation=InterpolationMode.BILINEAR,
-                                  antialias=True), [crop, crop])
-           for image in images]
+    out = [
+        F.center_crop(
+            F.resize(image, [resize], interpolation=InterpolationMode.BILINEAR, antialias=True),
+            [crop, crop],
+        )
+        for image in images
+    ]
     return _to_float(torch.stack(out))
-

@@ -8,10 +8,10 @@ stream (the legacy generator, whose stream numpy keeps frozen), the first round(
 to test, the rest to train; both index lists are then sorted, so each split keeps the original
 order. Result: 1,438 train + 359 test.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -21,8 +21,9 @@ DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.2
 
 
-def digits_split(labels: np.ndarray, test_fraction: float = DIGITS_TEST_FRACTION,
-                 seed: int = DIGITS_SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+def digits_split(
+    labels: np.ndarray, test_fraction: float = DIGITS_TEST_FRACTION, seed: int = DIGITS_SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic stratified split -> (train_indices, test_indices), both sorted."""
     rng = np.random.RandomState(seed)
     train, test = [], []
@@ -39,17 +40,20 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:
-        raise DatasetError("digits needs scikit-learn, which is not installed: "
-                           "pip install scikit-learn") from e
+        raise DatasetError(
+            "digits needs scikit-learn, which is not installed: pip install scikit-learn"
+        ) from e
     bunch = load_digits()
     images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None, :, :]
     return images, bunch.target.astype(np.int64)
 
 
-def load_digits_dataset(root: Optional[Path], spec: DatasetSpec) -> RawData:
+def load_digits_dataset(root: Path | None, spec: DatasetSpec) -> RawData:
     images, labels = digits_arrays()
     tr, te = digits_split(labels)
     src = "sklearn.datasets.load_digits"
-    return RawData(Split(images[tr], labels[tr], f"{src} (train, split seed {DIGITS_SPLIT_SEED})"),
-                   Split(images[te], labels[te], f"{src} (test, split seed {DIGITS_SPLIT_SEED})"),
-                   [str(i) for i in range(10)])
+    return RawData(
+        Split(images[tr], labels[tr], f"{src} (train, split seed {DIGITS_SPLIT_SEED})"),
+        Split(images[te], labels[te], f"{src} (test, split seed {DIGITS_SPLIT_SEED})"),
+        [str(i) for i in range(10)],
+    )

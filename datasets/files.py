@@ -18,18 +18,19 @@ Decoding (`dataset.decode`):
 Order: every process draws the same global order of each epoch from the epoch generator and
 keeps its contiguous share of each global batch (see engine/distributed.py).
 """
+
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from . import device_decode as dd
-from .augment import Normalizer
 from . import webvision as wv
+from .augment import Normalizer
 from .device import eval_bounds, train_batch_bounds
 
 
@@ -37,8 +38,11 @@ class FileImages:
     """Image file paths, indexable like a (N, C, size, size) uint8 tensor of their crops."""
 
     def __init__(self, paths: Sequence, size: int = wv.CROP, decode: str = "cpu"):
-        self.paths = paths if isinstance(paths, np.ndarray) else \
-            np.array([os.fsencode(str(p)) for p in paths], dtype=np.bytes_)
+        self.paths = (
+            paths
+            if isinstance(paths, np.ndarray)
+            else np.array([os.fsencode(str(p)) for p in paths], dtype=np.bytes_)
+        )
         self.size = size
         self.decode = decode
 
@@ -49,7 +53,7 @@ class FileImages:
     def shape(self) -> tuple[int, int, int, int]:
         return (len(self), 3, self.size, self.size)
 
-    def __getitem__(self, index) -> "FileImages":
+    def __getitem__(self, index) -> FileImages:
         index = index.cpu().numpy() if isinstance(index, torch.Tensor) else np.asarray(index)
         return FileImages(self.paths[index], self.size, self.decode)
 
@@ -72,15 +76,27 @@ class _Batches(torch.utils.data.Sampler):
 
 
 class FileSource:
-    def __init__(self, images: FileImages, mean, std, augment: str, device, channels_last: bool,
-                 workers: int, rank: int = 0, step_seed=None):
+    def __init__(
+        self,
+        images: FileImages,
+        mean,
+        std,
+        augment: str,
+        device,
+        channels_last: bool,
+        workers: int,
+        rank: int = 0,
+        step_seed=None,
+    ):
         self.device = torch.device(device)
         self.images = images
         self.train = augment != "none"
         self.rank = rank
         if images.decode == "device" and self.train and step_seed is None:
-            raise ValueError("decode on the device needs step_seed(epoch_draw, step, rank) "
-                             "(engine.seeds.decode_step_seed)")
+            raise ValueError(
+                "decode on the device needs step_seed(epoch_draw, step, rank) "
+                "(engine.seeds.decode_step_seed)"
+            )
         self.step_seed = step_seed
         self.normalize = Normalizer(mean, std, self.device, input_max=1.0)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -88,16 +104,22 @@ class FileSource:
         if images.decode == "device":
             dataset, collate = dd.EncodedFileDataset(paths), dd.collate_encoded
         else:
-            transform = wv.train_transform(images.size) if self.train else \
-                wv.eval_transform(images.size)
+            transform = (
+                wv.train_transform(images.size) if self.train else wv.eval_transform(images.size)
+            )
             dataset, collate = wv.FileListDataset([(p, 0) for p in paths], transform), None
         self.dataset = dataset
         self.sampler = _Batches()
         # Training workers persist across epochs; evaluation workers are started per pass
         # (they would otherwise sit idle, holding memory, through every training epoch).
-        self.loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=workers,
-                                 pin_memory=self.device.type == "cuda", collate_fn=collate,
-                                 persistent_workers=workers > 0 and self.train)
+        self.loader = DataLoader(
+            dataset,
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            collate_fn=collate,
+            persistent_workers=workers > 0 and self.train,
+        )
 
     def __len__(self):
         return len(self.images)
@@ -105,32 +127,41 @@ class FileSource:
     def _batches(self, step_offset: int = 0):
         for step, (x, index) in enumerate(self.loader, start=step_offset):
             if self.images.decode == "device":
-                decoded = dd.decode_batch(x, self.device,
-                                          [self.dataset.path(i) for i in index.tolist()])
+                decoded = dd.decode_batch(
+                    x, self.device, [self.dataset.path(i) for i in index.tolist()]
+                )
                 if self.train:
                     g = torch.Generator().manual_seed(
-                        self.step_seed(self._epoch_seed, step, self.rank))
+                        self.step_seed(self._epoch_seed, step, self.rank)
+                    )
                     x = dd.train_augment(decoded, g, self.images.size)
                 else:
-                    x = dd.eval_transform_batch(decoded, wv.eval_resize(self.images.size),
-                                                self.images.size)
+                    x = dd.eval_transform_batch(
+                        decoded, wv.eval_resize(self.images.size), self.images.size
+                    )
                 x = self.normalize(x)
             else:
                 x = x.to(self.device, non_blocking=True)
-            yield (x.contiguous(memory_format=self.memory_format),
-                   index.to(self.device, non_blocking=True))
+            yield (
+                x.contiguous(memory_format=self.memory_format),
+                index.to(self.device, non_blocking=True),
+            )
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0,
-                      shard=None):
+    def train_batches(
+        self, batch_size: int, generator: torch.Generator, first_step: int = 0, shard=None
+    ):
         n = len(self)
         order = torch.randperm(n, generator=generator).tolist()
         self._epoch_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        self.sampler.batches = [order[start:stop] for start, stop in
-                                train_batch_bounds(n, batch_size, first_step, shard)]
+        self.sampler.batches = [
+            order[start:stop]
+            for start, stop in train_batch_bounds(n, batch_size, first_step, shard)
+        ]
         yield from self._batches(first_step)
 
     def eval_batches(self, batch_size: int, shard=None):
         first, last = eval_bounds(len(self), shard)
-        self.sampler.batches = [list(range(s, min(s + batch_size, last)))
-                                for s in range(first, last, batch_size)]
+        self.sampler.batches = [
+            list(range(s, min(s + batch_size, last))) for s in range(first, last, batch_size)
+        ]
         yield from self._batches()

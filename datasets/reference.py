@@ -7,6 +7,7 @@ the sample indices), so train.py's loop is the same for both. Shuffling uses the
 generator; the transforms draw from torch's global RNG in the loading process, as in the
 official code, so a mid-epoch resume replays the order exactly but not every random crop.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,13 +54,19 @@ class ReferenceLoader:
         return len(self.dataset)
 
     def _loader(self, batch_size, shuffle, generator=None):
-        return DataLoader(self.dataset, batch_size=batch_size, shuffle=shuffle,
-                          generator=generator, num_workers=self.workers,
-                          pin_memory=self.device.type == "cuda",
-                          persistent_workers=False)
+        return DataLoader(
+            self.dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+        )
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, first_step: int = 0,
-                      shard=None):
+    def train_batches(
+        self, batch_size: int, generator: torch.Generator, first_step: int = 0, shard=None
+    ):
         _one_process_only(shard)
         for step, (x, index) in enumerate(self._loader(batch_size, True, generator)):
             if step < first_step:
@@ -76,5 +83,7 @@ class ReferenceLoader:
 
 def _one_process_only(shard):
     if shard is not None and shard.world > 1:  # a Dist of one process shards nothing
-        raise ValueError("dataset.pipeline=reference runs in one process only; use the default "
-                         "fast pipeline with torchrun")
+        raise ValueError(
+            "dataset.pipeline=reference runs in one process only; use the default "
+            "fast pipeline with torchrun"
+        )

@@ -1,5 +1,6 @@
 """What the command-line scripts share: one help formatter, so every flag with a value by
 default shows it beside its help, and the module docstring keeps its line breaks."""
+
 from __future__ import annotations
 
 import argparse

@@ -21,6 +21,7 @@ How N processes reproduce one process (the meaning of every setting is kept):
 - Only rank 0 writes (run dir, logs, checkpoints). Rank 0 reads a checkpoint and broadcasts
   it, so resuming needs the run directory on rank 0's machine only.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -128,16 +129,20 @@ def init_distributed(device_setting: str) -> tuple[Dist, str]:
     if world <= 1:
         return Dist(), device_setting
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device_setting in ("auto", "cuda") or \
-        device_setting.startswith("cuda")
+    use_cuda = (
+        torch.cuda.is_available()
+        and device_setting in ("auto", "cuda")
+        or device_setting.startswith("cuda")
+    )
     if use_cuda:
         torch.cuda.set_device(local_rank)
         device_setting = f"cuda:{local_rank}"
     elif device_setting == "auto":
         device_setting = "cpu"
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo",
-                                timeout=datetime.timedelta(minutes=30))
+        dist.init_process_group(
+            "nccl" if use_cuda else "gloo", timeout=datetime.timedelta(minutes=30)
+        )
     return Dist(rank=rank, world=world, local_rank=local_rank), device_setting
 
 
@@ -195,8 +200,11 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1
-                m = self.momentum if self.momentum is not None else \
-                    1.0 / float(self.num_batches_tracked)
+                m = (
+                    self.momentum
+                    if self.momentum is not None
+                    else 1.0 / float(self.num_batches_tracked)
+                )
                 unbiased = var * (count / (count - 1).clamp(min=1))
                 self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
                 self.running_var.mul_(1 - m).add_(unbiased.detach(), alpha=m)
@@ -212,9 +220,13 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module
 
 def _to_global_bn(module: nn.Module) -> nn.Module:
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
-        new = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                              module.track_running_stats).to(
-            device=module.weight.device if module.affine else None)
+        new = GlobalBatchNorm(
+            module.num_features,
+            module.eps,
+            module.momentum,
+            module.affine,
+            module.track_running_stats,
+        ).to(device=module.weight.device if module.affine else None)
         new.load_state_dict(module.state_dict())
         return new
     for name, child in module.named_children():
@@ -230,10 +242,17 @@ def wrap_ddp(model: nn.Module, d: Dist, device: torch.device) -> nn.Module:
     # evaluation and checkpoints; between, each rank tracks its own (identical with sync_bn).
     # (torch 2.14 renamed broadcast_buffers to forward_sync_buffers.)
     import inspect
+
     params = inspect.signature(nn.parallel.DistributedDataParallel).parameters
     key = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
     return nn.parallel.DistributedDataParallel(model, device_ids=ids, **{key: False})
 
 
-__all__ = ["Dist", "GlobalBatchNorm", "convert_sync_batchnorm", "init_distributed", "shutdown",
-           "wrap_ddp"]
+__all__ = [
+    "Dist",
+    "GlobalBatchNorm",
+    "convert_sync_batchnorm",
+    "init_distributed",
+    "shutdown",
+    "wrap_ddp",
+]

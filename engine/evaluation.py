@@ -1,4 +1,5 @@
 """Evaluation on a clean set: top-1, top-5 and mean CE, accumulated on the device."""
+
 from __future__ import annotations
 
 import torch
@@ -9,8 +10,15 @@ from .runtime import autocast
 
 
 @torch.no_grad()
-def evaluate(model, data, labels: torch.Tensor, num_classes: int, batch_size: int,
-             amp: str = "none", dist=None) -> dict:
+def evaluate(
+    model,
+    data,
+    labels: torch.Tensor,
+    num_classes: int,
+    batch_size: int,
+    amp: str = "none",
+    dist=None,
+) -> dict:
     """`data` is a DeviceDataset (or anything with eval_batches); labels a device int64 tensor.
     Under torchrun (`dist`, an engine.distributed.Dist) each process evaluates its share and the
     counts are summed, so every process returns the metrics of the whole set."""
@@ -35,9 +43,11 @@ def evaluate(model, data, labels: torch.Tensor, num_classes: int, batch_size: in
         totals = torch.stack([correct1.double(), correct5.double(), ce_sum])
         correct1, correct5, ce_sum = dist.all_reduce(totals)
     n = labels.numel()
-    return {"top1": 100.0 * correct1.item() / n, "top5": 100.0 * correct5.item() / n,
-            "loss": ce_sum.item() / n}
-
+    return {
+        "top1": 100.0 * correct1.item() / n,
+        "top5": 100.0 * correct5.item() / n,
+        "loss": ce_sum.item() / n,
+    }
 
 
 @torch.no_grad()

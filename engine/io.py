@@ -1,4 +1,5 @@
 """Atomic file writes: a reader (or a crash) sees the old file or the new one, never a torn one."""
+
 from __future__ import annotations
 
 import json
@@ -65,5 +66,5 @@ def write_json_atomic(path, obj) -> None:
 
 def numpy_save_atomic(path, array) -> None:
     import numpy as np
-    atomic_write(path, lambda f: np.save(f, array))
 
+    atomic_write(path, lambda f: np.save(f, array))

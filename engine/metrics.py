@@ -7,12 +7,23 @@ anything else; and on the samples whose label was kept, the accuracy. These come
 training forward pass itself (train mode, augmented inputs, like train accuracy), so they cost
 nothing extra and are on by default.
 """
+
 from __future__ import annotations
 
 import torch
 
-SLOTS = ("loss", "correct_noisy", "correct_clean", "samples", "skipped",
-         "flipped", "flipped_fit_noisy", "flipped_fit_true", "kept", "kept_correct")
+SLOTS = (
+    "loss",
+    "correct_noisy",
+    "correct_clean",
+    "samples",
+    "skipped",
+    "flipped",
+    "flipped_fit_noisy",
+    "flipped_fit_true",
+    "kept",
+    "kept_correct",
+)
 INDEX = {name: i for i, name in enumerate(SLOTS)}
 
 
@@ -21,16 +32,23 @@ def memorisation_counts(pred, noisy, clean) -> torch.Tensor:
     kept, kept predicted correctly] for one batch (device tensor, no sync)."""
     flipped = noisy != clean
     kept = ~flipped
-    return torch.stack([flipped.sum(), (flipped & (pred == noisy)).sum(),
-                        (flipped & (pred == clean)).sum(), kept.sum(),
-                        (kept & (pred == clean)).sum()])
+    return torch.stack(
+        [
+            flipped.sum(),
+            (flipped & (pred == noisy)).sum(),
+            (flipped & (pred == clean)).sum(),
+            kept.sum(),
+            (kept & (pred == clean)).sum(),
+        ]
+    )
 
 
 class EpochAccumulator:
     def __init__(self, term_names, device):
         self.term_names = tuple(term_names)
-        self.values = torch.zeros(len(SLOTS) + len(self.term_names), device=device,
-                                  dtype=torch.float64)
+        self.values = torch.zeros(
+            len(SLOTS) + len(self.term_names), device=device, dtype=torch.float64
+        )
 
     def add(self, loss, terms, pred, noisy, clean) -> None:
         n = noisy.numel()
@@ -39,9 +57,9 @@ class EpochAccumulator:
         v[INDEX["correct_noisy"]] += (pred == noisy).sum()
         v[INDEX["correct_clean"]] += (pred == clean).sum()
         v[INDEX["samples"]] += n
-        v[INDEX["flipped"]:INDEX["kept_correct"] + 1] += memorisation_counts(pred, noisy, clean)
+        v[INDEX["flipped"] : INDEX["kept_correct"] + 1] += memorisation_counts(pred, noisy, clean)
         if self.term_names:
-            v[len(SLOTS):] += terms.detach().double() * n
+            v[len(SLOTS) :] += terms.detach().double() * n
 
     def add_skipped(self) -> None:
         self.values[INDEX["skipped"]] += 1
@@ -54,23 +72,28 @@ class EpochAccumulator:
 
     def row(self) -> dict:
         """The epoch's metrics as plain floats (one host sync)."""
-        v = dict(zip(SLOTS, self.values[:len(SLOTS)].tolist()))
-        terms = self.values[len(SLOTS):].tolist()
+        v = dict(zip(SLOTS, self.values[: len(SLOTS)].tolist(), strict=True))
+        terms = self.values[len(SLOTS) :].tolist()
         seen = max(v["samples"], 1.0)
 
         def pct(num, den):
             return 100.0 * num / den if den > 0 else None
 
         row = {"train_loss": v["loss"] / seen}
-        row.update({f"train_loss_{n}": t / seen for n, t in zip(self.term_names, terms)})
-        row.update({
-            "train_acc_noisy": pct(v["correct_noisy"], seen),
-            "train_acc_clean": pct(v["correct_clean"], seen),
-            "mem_flipped_fit_noisy": pct(v["flipped_fit_noisy"], v["flipped"]),
-            "mem_flipped_fit_true": pct(v["flipped_fit_true"], v["flipped"]),
-            "mem_flipped_other": pct(v["flipped"] - v["flipped_fit_noisy"] - v["flipped_fit_true"],
-                                     v["flipped"]),
-            "mem_kept_acc": pct(v["kept_correct"], v["kept"]),
-            "skipped_steps": int(v["skipped"]),
-        })
+        row.update(
+            {f"train_loss_{n}": t / seen for n, t in zip(self.term_names, terms, strict=True)}
+        )
+        row.update(
+            {
+                "train_acc_noisy": pct(v["correct_noisy"], seen),
+                "train_acc_clean": pct(v["correct_clean"], seen),
+                "mem_flipped_fit_noisy": pct(v["flipped_fit_noisy"], v["flipped"]),
+                "mem_flipped_fit_true": pct(v["flipped_fit_true"], v["flipped"]),
+                "mem_flipped_other": pct(
+                    v["flipped"] - v["flipped_fit_noisy"] - v["flipped_fit_true"], v["flipped"]
+                ),
+                "mem_kept_acc": pct(v["kept_correct"], v["kept"]),
+                "skipped_steps": int(v["skipped"]),
+            }
+        )
         return row

@@ -1,15 +1,21 @@
 """The optimiser and its learning-rate schedule, and the training phases (a warm-up loss, then
 the loss; DMI's fresh optimiser after the warm-up)."""
+
 from __future__ import annotations
 
 import torch
 
 
-def build_optimizer(model: torch.nn.Module, cfg: dict, lr: float | None = None
-                    ) -> torch.optim.Optimizer:
-    return torch.optim.SGD(model.parameters(), lr=cfg["optim.lr"] if lr is None else lr,
-                           momentum=cfg["optim.momentum"], weight_decay=cfg["optim.weight_decay"],
-                           nesterov=cfg["optim.nesterov"])
+def build_optimizer(
+    model: torch.nn.Module, cfg: dict, lr: float | None = None
+) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=cfg["optim.lr"] if lr is None else lr,
+        momentum=cfg["optim.momentum"],
+        weight_decay=cfg["optim.weight_decay"],
+        nesterov=cfg["optim.nesterov"],
+    )
 
 
 def build_scheduler(optimizer, cfg: dict, epochs: int | None = None):
@@ -18,10 +24,12 @@ def build_scheduler(optimizer, cfg: dict, epochs: int | None = None):
     name = cfg["schedule.name"]
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=epochs or cfg["train.epochs"], eta_min=cfg["schedule.eta_min"])
+            optimizer, T_max=epochs or cfg["train.epochs"], eta_min=cfg["schedule.eta_min"]
+        )
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg["schedule.step_size"],
-                                               gamma=cfg["schedule.gamma"])
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=cfg["schedule.step_size"], gamma=cfg["schedule.gamma"]
+        )
     return constant_schedule(optimizer)
 
 
@@ -30,6 +38,7 @@ def constant_schedule(optimizer):
 
 
 # ---- training phases: loss.warmup_epochs of loss.warmup_loss, then loss.name -----------------
+
 
 def loss_phase(cfg: dict, epoch: int) -> int:
     """0 during the warm-up, 1 after it (always 1 without a warm-up)."""

@@ -11,14 +11,16 @@ as it is), so runs of two recipes or two grid points never share a folder. resul
 schema, written by train.py and by the authors'-code harness alike (`result_document`), and
 `read_run` / `walk_runs` read every run, finished or not, the same way.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import yaml
 
@@ -41,13 +43,14 @@ class RecordError(UserError):
 
 class RunCoordinates(NamedTuple):
     dataset: str
-    kind: str       # sym, asym, human, or another noise.kind as it is
-    setting: str    # the noise rate ("0.4"), or the label set of human noise ("worse")
-    loss: str       # the loss with its options (losses.loss_label), plus "@<variant>" if any
+    kind: str  # sym, asym, human, or another noise.kind as it is
+    setting: str  # the noise rate ("0.4"), or the label set of human noise ("worse")
+    loss: str  # the loss with its options (losses.loss_label), plus "@<variant>" if any
     seed: str
 
 
 # ---- naming -----------------------------------------------------------------------------------
+
 
 def setting_text(rate) -> str:
     """The one spelling of a noise rate in paths and tables: 0.0 -> "0", 0.40 -> "0.4"."""
@@ -69,7 +72,9 @@ def coordinates(cfg: dict, loss_label: str, variant: str = "") -> RunCoordinates
 
 def run_path(root, where: RunCoordinates) -> Path:
     """The one layout of run directories; seed "*" (or any part "*") makes a glob pattern."""
-    return Path(root) / where.dataset / where.kind / where.setting / where.loss / f"seed{where.seed}"
+    return (
+        Path(root) / where.dataset / where.kind / where.setting / where.loss / f"seed{where.seed}"
+    )
 
 
 def variant_label(cfg: dict, baseline: dict) -> str:
@@ -79,8 +84,9 @@ def variant_label(cfg: dict, baseline: dict) -> str:
     is unambiguous). "" for the paper recipe with nothing changed."""
     recipe = cfg.get("recipe", PAPER_RECIPE)
     parts = [] if recipe == PAPER_RECIPE else [recipe]
-    keys = sorted(k for k in identity_keys(cfg, baseline) - {"recipe"}
-                  if cfg.get(k) != baseline.get(k))
+    keys = sorted(
+        k for k in identity_keys(cfg, baseline) - {"recipe"} if cfg.get(k) != baseline.get(k)
+    )
     leaves = [k.rsplit(".", 1)[-1] for k in set(cfg) | set(baseline)]
     for key in keys:
         leaf = key.rsplit(".", 1)[-1]
@@ -101,10 +107,13 @@ def baseline_config(path, cfg: dict, resolve) -> dict:
 def value_text(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
-    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return (
+        "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    )
 
 
 # ---- identity ---------------------------------------------------------------------------------
+
 
 def identity_keys(*configs: dict) -> set:
     keys = set().union(*configs) if configs else set(SCHEMA)
@@ -119,18 +128,34 @@ def identity(cfg: dict) -> dict:
 
 
 def identity_diff(a: dict, b: dict) -> list[str]:
-    """"key: a -> b" for each identity key on which two configs differ."""
+    """ "key: a -> b" for each identity key on which two configs differ."""
     a, b = identity(a), identity(b)
-    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
-            if a.get(k) != b.get(k)]
+    return [
+        f"{k}: {a.get(k)!r} -> {b.get(k)!r}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
 
 
 # ---- result.json ------------------------------------------------------------------------------
 
-def result_document(*, code: str, status: str, where: RunCoordinates, history: list[dict],
-                    schedule_epochs: int, cfg: dict, noise: dict, wall_seconds: float,
-                    provenance: dict, eval_names=("test",), resumes: list | None = None,
-                    n_val: int | None = None, extra: dict | None = None) -> dict:
+
+def result_document(
+    *,
+    code: str,
+    status: str,
+    where: RunCoordinates,
+    history: list[dict],
+    schedule_epochs: int,
+    cfg: dict,
+    noise: dict,
+    wall_seconds: float,
+    provenance: dict,
+    eval_names=("test",),
+    resumes: list | None = None,
+    n_val: int | None = None,
+    extra: dict | None = None,
+) -> dict:
     """result.json, the same schema for every code that writes one: the last epoch of every
     evaluation set (the paper's number), the epoch best on the test set (optimistic), the
     epoch best on a held-out noisy split when there is one, and what really ran."""
@@ -138,36 +163,72 @@ def result_document(*, code: str, status: str, where: RunCoordinates, history: l
     best = max(history, key=lambda r: r["test_top1"])
     best_val = max(history, key=lambda r: r["val_noisy_top1"]) if n_val else None
     return {
-        "schema": RESULT_SCHEMA, "code": code, "status": status, "run": where._asdict(),
+        "schema": RESULT_SCHEMA,
+        "code": code,
+        "status": status,
+        "run": where._asdict(),
         "recipe": cfg.get("recipe", PAPER_RECIPE),
-        "epochs_run": last["epoch"], "schedule_epochs": schedule_epochs,
-        "last": {"epoch": last["epoch"], **{f"{name}_{m}": last.get(f"{name}_{m}")
-                                            for name in eval_names for m in ("top1", "top5")}},
-        "best_on_test": {"epoch": best["epoch"], "test_top1": best["test_top1"],
-                         "selected_on": "test set"},
-        "best_on_noisy_val": None if best_val is None else {
-            "epoch": best_val["epoch"], "test_top1": best_val["test_top1"],
+        "epochs_run": last["epoch"],
+        "schedule_epochs": schedule_epochs,
+        "last": {
+            "epoch": last["epoch"],
+            **{
+                f"{name}_{m}": last.get(f"{name}_{m}")
+                for name in eval_names
+                for m in ("top1", "top5")
+            },
+        },
+        "best_on_test": {
+            "epoch": best["epoch"],
+            "test_top1": best["test_top1"],
+            "selected_on": "test set",
+        },
+        "best_on_noisy_val": None
+        if best_val is None
+        else {
+            "epoch": best_val["epoch"],
+            "test_top1": best_val["test_top1"],
             "val_noisy_top1": best_val["val_noisy_top1"],
-            "selected_on": f"noisy validation split ({n_val} samples)"},
-        "noise": noise, "resumes": resumes,
+            "selected_on": f"noisy validation split ({n_val} samples)",
+        },
+        "noise": noise,
+        "resumes": resumes,
         "forced_resume": any(r.get("forced") for r in resumes),
-        "wall_seconds": wall_seconds, "provenance": provenance, "config": cfg,
+        "wall_seconds": wall_seconds,
+        "provenance": provenance,
+        "config": cfg,
         **(extra or {}),
     }
 
 
-RESULT_FIELDS = {"schema": int, "code": str, "status": str, "run": dict, "recipe": str,
-                 "epochs_run": int, "schedule_epochs": int, "last": dict, "best_on_test": dict,
-                 "noise": dict, "resumes": list, "forced_resume": bool,
-                 "wall_seconds": (int, float), "provenance": dict, "config": dict}
+RESULT_FIELDS = {
+    "schema": int,
+    "code": str,
+    "status": str,
+    "run": dict,
+    "recipe": str,
+    "epochs_run": int,
+    "schedule_epochs": int,
+    "last": dict,
+    "best_on_test": dict,
+    "noise": dict,
+    "resumes": list,
+    "forced_resume": bool,
+    "wall_seconds": (int, float),
+    "provenance": dict,
+    "config": dict,
+}
 
 
 def validate_result(result: dict) -> list[str]:
     """The problems of a result.json against the schema (empty: valid)."""
-    problems = [f"{key} missing" if key not in result else
-                f"{key} is {type(result[key]).__name__}, not {getattr(kind, '__name__', kind)}"
-                for key, kind in RESULT_FIELDS.items()
-                if key not in result or not isinstance(result[key], kind)]
+    problems = [
+        f"{key} missing"
+        if key not in result
+        else f"{key} is {type(result[key]).__name__}, not {getattr(kind, '__name__', kind)}"
+        for key, kind in RESULT_FIELDS.items()
+        if key not in result or not isinstance(result[key], kind)
+    ]
     if not problems:
         if set(result["run"]) != set(RunCoordinates._fields):
             problems.append(f"run has {sorted(result['run'])}, not {list(RunCoordinates._fields)}")
@@ -185,17 +246,24 @@ def upgraded(result: dict, folder: Path) -> dict:
         return result
     cfg = result.get("config") or {}
     epochs = result.get("epochs_run", result.get("last", {}).get("epoch"))
-    return {**result, "schema": RESULT_SCHEMA,
-            "code": result.get("code", THIS_CODE), "status": result.get("status", "finished"),
-            "run": path_coordinates(folder)._asdict(),
-            "recipe": cfg.get("recipe", PAPER_RECIPE), "epochs_run": epochs,
-            "schedule_epochs": result.get("schedule_epochs", cfg.get("train.epochs", epochs)),
-            "resumes": result.get("resumes", []),
-            "forced_resume": bool(result.get("forced_resume")),
-            "provenance": result.get("provenance", {}), "config": cfg}
+    return {
+        **result,
+        "schema": RESULT_SCHEMA,
+        "code": result.get("code", THIS_CODE),
+        "status": result.get("status", "finished"),
+        "run": path_coordinates(folder)._asdict(),
+        "recipe": cfg.get("recipe", PAPER_RECIPE),
+        "epochs_run": epochs,
+        "schedule_epochs": result.get("schedule_epochs", cfg.get("train.epochs", epochs)),
+        "resumes": result.get("resumes", []),
+        "forced_resume": bool(result.get("forced_resume")),
+        "provenance": result.get("provenance", {}),
+        "config": cfg,
+    }
 
 
 # ---- metrics.jsonl ----------------------------------------------------------------------------
+
 
 def write_metrics(out: Path, history: list[dict]) -> None:
     write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
@@ -214,18 +282,23 @@ def read_metrics(path: Path) -> list[dict]:
     try:
         return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     except json.JSONDecodeError as e:
-        raise RecordError(f"{path} line {e.lineno} is not JSON (a torn write?); delete the run "
-                          f"folder or re-run it with --resume") from None
+        raise RecordError(
+            f"{path} line {e.lineno} is not JSON (a torn write?); delete the run "
+            f"folder or re-run it with --resume"
+        ) from None
 
 
 # ---- reading a run back -----------------------------------------------------------------------
+
 
 def read_json(path: Path) -> dict:
     try:
         return json.loads(Path(path).read_text())
     except json.JSONDecodeError as e:
-        raise RecordError(f"{path} is not valid JSON (line {e.lineno}: {e.msg}); it is truncated "
-                          f"or was edited: delete it and re-run the run with --resume") from None
+        raise RecordError(
+            f"{path} is not valid JSON (line {e.lineno}: {e.msg}); it is truncated "
+            f"or was edited: delete it and re-run the run with --resume"
+        ) from None
     except OSError as e:
         raise RecordError(f"cannot read {path}: {e.strerror}") from None
 
@@ -246,6 +319,7 @@ def path_coordinates(folder: Path) -> RunCoordinates:
 class RunRecord:
     """One run folder, finished or not: its coordinates, config, result (None while it runs or
     when it was cut short) and per-epoch rows."""
+
     folder: Path
     where: RunCoordinates
     config: dict
@@ -289,11 +363,13 @@ def read_config(folder: Path) -> dict:
     if not path.is_file():
         return {}
     from .config import flatten
+
     try:
         return flatten(yaml.safe_load(path.read_text()) or {})
     except yaml.YAMLError:
-        raise RecordError(f"{path} is not valid YAML; restore it from the run's result.json "
-                          f"or checkpoint") from None
+        raise RecordError(
+            f"{path} is not valid YAML; restore it from the run's result.json or checkpoint"
+        ) from None
 
 
 def read_run(folder: Path) -> RunRecord | None:
@@ -304,7 +380,7 @@ def read_run(folder: Path) -> RunRecord | None:
     if result is None and not rows:
         return None
     if result is not None and result["epochs_run"] is None:  # an early result.json: count rows
-        result["epochs_run"] = len(rows) or None                 # (None: not known)
+        result["epochs_run"] = len(rows) or None  # (None: not known)
         result["schedule_epochs"] = result["schedule_epochs"] or result["epochs_run"]
     config = result["config"] if result and result["config"] else read_config(folder)
     where = RunCoordinates(**result["run"]) if result else path_coordinates(folder)
@@ -314,8 +390,11 @@ def read_run(folder: Path) -> RunRecord | None:
 def walk_runs(root, dataset: str = "*") -> Iterator[RunRecord]:
     """Every run under a runs root (of one dataset), in path order: the one walker."""
     pattern = run_path("", RunCoordinates(dataset, "*", "*", "*", "*"))
-    folders = {p.parent for name in ("result.json", "metrics.jsonl")
-               for p in Path(root).glob(f"{pattern}/{name}")}
+    folders = {
+        p.parent
+        for name in ("result.json", "metrics.jsonl")
+        for p in Path(root).glob(f"{pattern}/{name}")
+    }
     for folder in sorted(folders):
         record = read_run(folder)
         if record is not None:

@@ -1,6 +1,7 @@
 """A run directory in use: who owns it (the lock), whether a command may start, resume or
 reuse it, and what rank 0 writes into it while it trains. The layout, the names and the
 readers are engine/record.py."""
+
 from __future__ import annotations
 
 import fcntl
@@ -22,7 +23,7 @@ class RunLock:
         self.path = Path(out) / ".lock"
         self.fd = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -30,8 +31,10 @@ class RunLock:
         except BlockingIOError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise OutputDirError(f"run directory {self.path.parent} is in use by another process "
-                                 f"(pid {holder}); wait for it or choose another --out") from None
+            raise OutputDirError(
+                f"run directory {self.path.parent} is in use by another process "
+                f"(pid {holder}); wait for it or choose another --out"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self.fd = fd
@@ -71,11 +74,14 @@ def check_writable(path: Path) -> None:
         except OSError as e:
             problem = f"cannot write in {probe} ({e.strerror})"
     if problem:
-        raise OutputDirError(f"output directory {path} is not writable: {problem}; "
-                             f"pick another --out or fix its permissions")
+        raise OutputDirError(
+            f"output directory {path} is not writable: {problem}; "
+            f"pick another --out or fix its permissions"
+        )
 
 
 # ---- a run directory in use -----------------------------------------------------------------
+
 
 def inspect_run_dir(out: Path, cfg: dict, resume: bool, force: bool):
     """(finished result or None, has a checkpoint); errors if the directory holds a run that
@@ -86,16 +92,23 @@ def inspect_run_dir(out: Path, cfg: dict, resume: bool, force: bool):
     if finished is not None:  # another config first: --resume would not help
         diff = config_diff(finished.get("config", {}), cfg)
         if diff and not force:
-            raise OutputDirError(f"{out} holds a different finished run; differences: "
-                                 f"{'; '.join(diff)}. Choose another --out (or leave --out "
-                                 f"unset: a run that changes its config gets a folder of its own)")
+            raise OutputDirError(
+                f"{out} holds a different finished run; differences: "
+                f"{'; '.join(diff)}. Choose another --out (or leave --out "
+                f"unset: a run that changes its config gets a folder of its own)"
+            )
     if finished is not None or has_checkpoint:
         if not resume:
-            what = ("a finished run (result.json)" if finished and finished["status"] == "finished"
-                    else "a run stopped early (result.json)" if finished else
-                    "an unfinished run (checkpoint)")
-            raise OutputDirError(f"{out} already holds {what}; pass --resume to continue it, "
-                                 f"or choose another --out")
+            what = (
+                "a finished run (result.json)"
+                if finished and finished["status"] == "finished"
+                else "a run stopped early (result.json)"
+                if finished
+                else "an unfinished run (checkpoint)"
+            )
+            raise OutputDirError(
+                f"{out} already holds {what}; pass --resume to continue it, or choose another --out"
+            )
     elif resume:
         # sweeps pass --resume to every run, so a fresh start is right; but say so
         print(f"note: {out} holds nothing to resume (no checkpoint); starting a fresh run")
@@ -112,10 +125,12 @@ class RunDirectory:
         self.out, self.dist = Path(out), dist
         self.lock = self.tb = None
 
-    def open(self, cfg: dict, resumes: list, noise_summary: dict, noisy_labels, val_idx,
-             history: list) -> None:
-        self.dist.on_main(self._open, cfg, resumes, noise_summary, noisy_labels, val_idx,
-                          history)  # a failure there (the run is locked) stops every rank
+    def open(
+        self, cfg: dict, resumes: list, noise_summary: dict, noisy_labels, val_idx, history: list
+    ) -> None:
+        self.dist.on_main(
+            self._open, cfg, resumes, noise_summary, noisy_labels, val_idx, history
+        )  # a failure there (the run is locked) stops every rank
 
     def _open(self, cfg, resumes, noise_summary, noisy_labels, val_idx, history) -> None:
         self.lock = RunLock(self.out).acquire()
@@ -138,9 +153,11 @@ class RunDirectory:
         """Writing into a deleted run directory would recreate it with a few files and no
         record of the start: stop instead."""
         if self.lock is not None and self.lock.lost():
-            raise OutputDirError(f"run directory {self.out} was deleted while the run trained; "
-                                 f"the run stops (start it again, with another --out if the "
-                                 f"deletion was meant)")
+            raise OutputDirError(
+                f"run directory {self.out} was deleted while the run trained; "
+                f"the run stops (start it again, with another --out if the "
+                f"deletion was meant)"
+            )
 
     def log_epoch(self, history: list) -> None:
         if self.dist.is_main:
@@ -162,17 +179,22 @@ def config_header(resumes: list) -> str:
     """config.yaml holds the config in force now; a run resumed with changes says so on top."""
     if not resumes:
         return ""
-    lines = [f"# resumed at epoch {r['epoch']} step {r['step']}"
-             f"{' with --force-resume' if r['forced'] else ''}: {'; '.join(r['changes'])}"
-             for r in resumes]
-    return "\n".join(lines + ["# (also in result.json 'resumes'; threads per epoch in "
-                               "metrics.jsonl)"]) + "\n"
+    lines = [
+        f"# resumed at epoch {r['epoch']} step {r['step']}"
+        f"{' with --force-resume' if r['forced'] else ''}: {'; '.join(r['changes'])}"
+        for r in resumes
+    ]
+    return (
+        "\n".join(lines + ["# (also in result.json 'resumes'; threads per epoch in metrics.jsonl)"])
+        + "\n"
+    )
 
 
 def fresh_tensorboard(folder: Path, history: list):
     """A TensorBoard writer over a clean folder, replaying the epochs already done: a killed
     run's event file would otherwise stay beside the resumed one, with its stale epochs."""
     from torch.utils.tensorboard import SummaryWriter
+
     for stale in folder.glob("events.out.tfevents.*"):
         stale.unlink()
     tb = SummaryWriter(str(folder))

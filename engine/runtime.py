@@ -1,5 +1,6 @@
 """The process a run executes in: its device, threads, kernels, global seeds, autocast and
 memory format."""
+
 from __future__ import annotations
 
 import contextlib
@@ -19,9 +20,13 @@ def pick_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"train.device {name!r} is not a device (use auto, cpu, cuda, cuda:N)") from None
+        raise ConfigError(
+            f"train.device {name!r} is not a device (use auto, cpu, cuda, cuda:N)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device is cuda but no CUDA GPU is visible; use train.device=auto or cpu")
+        raise ConfigError(
+            "train.device is cuda but no CUDA GPU is visible; use train.device=auto or cpu"
+        )
     return device
 
 

@@ -9,9 +9,10 @@ runs depend on them), so they are frozen.
 Pure integer arithmetic, no imports. datasets/ never imports it: what it needs (the epoch's
 generator, the device-decode step seed) is handed to it by engine/ (make_data_source).
 """
+
 from __future__ import annotations
 
-SUBSET_SEED = 0       # the dataset.train_subset draw: the same subset for every seed and loss
+SUBSET_SEED = 0  # the dataset.train_subset draw: the same subset for every seed and loss
 EPOCH_STRIDE = 1_000_003
 RANK_STRIDE = 7_919
 VAL_SPLIT_OFFSET = 7_919  # the val split's stream differs from the noise stream of that seed

@@ -1,6 +1,7 @@
 """The parts of one SGD step, in the order train_epoch (engine/training.py) calls them; shared
 with scripts/benchmark.py and the side-by-side tests, so that what is timed and compared is
 what trains."""
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,9 @@ def grad_norm_and_clip(model: torch.nn.Module, max_norm: float | None) -> torch.
     """Clip the global gradient norm to max_norm; returns the pre-clip norm."""
     params = [p for p in model.parameters() if p.grad is not None]
     if max_norm is None:
-        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad)
-                                                     for p in params]))
+        return torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(p.grad) for p in params])
+        )
     return torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 

@@ -1,5 +1,6 @@
 """Stopping a run cleanly: SIGINT/SIGTERM set a flag, the loop stops at the next step boundary
 (every process after the same step) and checkpoints; the caller's handlers come back at the end."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,7 @@ class StopRequest:
         self.signal = None
         self.dist, self.device = dist, device
 
-    def install(self) -> "StopRequest":
+    def install(self) -> StopRequest:
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
         return self

@@ -35,64 +35,137 @@ dmi, which has no per-sample values.
 A parameter shared by both parts of a pair (e.g. prob_clamp in gce+rce) is passed to both.
 Per-dataset values for the published numbers (alpha, beta, q, gamma) live in configs/.
 """
+
 from __future__ import annotations
 
 import difflib
 import inspect
 
-from .base import Loss, REDUCTIONS
-from .basic import (CrossEntropy, FocalLoss, GeneralizedCrossEntropy, MeanAbsoluteError,
-                    ReverseCrossEntropy, RCE_LOG_CLAMP, PROB_CLAMP)
 from .asymmetric import AsymmetricExponential, AsymmetricGCE, AsymmetricUnhinged
+from .base import REDUCTIONS, Loss
+from .basic import (
+    PROB_CLAMP,
+    RCE_LOG_CLAMP,
+    CrossEntropy,
+    FocalLoss,
+    GeneralizedCrossEntropy,
+    MeanAbsoluteError,
+    ReverseCrossEntropy,
+)
 from .combination import Combination
 from .negative import NormalizedNegativeCrossEntropy, NormalizedNegativeFocalLoss
-from .newer import (AsymmetricMSE, DeterminantMutualInformation, EpsSoftmaxCrossEntropy,
-                    EpsSoftmaxFocalLoss, LDRKL)
+from .newer import (
+    LDRKL,
+    AsymmetricMSE,
+    DeterminantMutualInformation,
+    EpsSoftmaxCrossEntropy,
+    EpsSoftmaxFocalLoss,
+)
 from .nlnl import NLNL
-from .normalized import (NormalizedCrossEntropy, NormalizedFocalLoss,
-                         NormalizedGeneralizedCrossEntropy, NormalizedMeanAbsoluteError,
-                         NormalizedReverseCrossEntropy)
+from .normalized import (
+    NormalizedCrossEntropy,
+    NormalizedFocalLoss,
+    NormalizedGeneralizedCrossEntropy,
+    NormalizedMeanAbsoluteError,
+    NormalizedReverseCrossEntropy,
+)
 from .symmetry import SymmetryReport, check_symmetry
 
 # Single losses: config name -> class.  To add a loss, subclass Loss and register it here.
-BASE_LOSSES: dict[str, type[Loss]] = {cls.NAME: cls for cls in (
-    CrossEntropy, FocalLoss, MeanAbsoluteError, ReverseCrossEntropy, GeneralizedCrossEntropy,
-    NLNL, NormalizedCrossEntropy, NormalizedFocalLoss, NormalizedGeneralizedCrossEntropy,
-    NormalizedMeanAbsoluteError, NormalizedReverseCrossEntropy,
-    AsymmetricGCE, AsymmetricUnhinged, AsymmetricExponential,            # ALFs (ICML 2021)
-    NormalizedNegativeCrossEntropy, NormalizedNegativeFocalLoss,         # ANL (NeurIPS 2023)
-    EpsSoftmaxCrossEntropy, EpsSoftmaxFocalLoss, AsymmetricMSE, LDRKL,   # newer-losses.md
-    DeterminantMutualInformation)}                                       # the paper's baseline
+BASE_LOSSES: dict[str, type[Loss]] = {
+    cls.NAME: cls
+    for cls in (
+        CrossEntropy,
+        FocalLoss,
+        MeanAbsoluteError,
+        ReverseCrossEntropy,
+        GeneralizedCrossEntropy,
+        NLNL,
+        NormalizedCrossEntropy,
+        NormalizedFocalLoss,
+        NormalizedGeneralizedCrossEntropy,
+        NormalizedMeanAbsoluteError,
+        NormalizedReverseCrossEntropy,
+        AsymmetricGCE,
+        AsymmetricUnhinged,
+        AsymmetricExponential,  # ALFs (ICML 2021)
+        NormalizedNegativeCrossEntropy,
+        NormalizedNegativeFocalLoss,  # ANL (NeurIPS 2023)
+        EpsSoftmaxCrossEntropy,
+        EpsSoftmaxFocalLoss,
+        AsymmetricMSE,
+        LDRKL,  # newer-losses.md
+        DeterminantMutualInformation,
+    )
+}  # the paper's baseline
 
 # Other names for a loss: the official [HEAD] config stem "focal", and SCE = CE + RCE.
-ALIASES = {"focal": "fl", "sce": "ce+rce", "anl-ce": "nce+nnce", "anl-fl": "nfl+nnfl",
-           "jal-ce": "nce+amse"}
+ALIASES = {
+    "focal": "fl",
+    "sce": "ce+rce",
+    "anl-ce": "nce+nnce",
+    "anl-fl": "nfl+nnfl",
+    "jal-ce": "nce+amse",
+}
 
 PAPER_COMBINATIONS = (
-    "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "ngce+rce", "ngce+mae",   # APL
-    "gce+mae", "gce+rce", "gce+nce", "mae+rce", "nfl+nce", "ngce+nce",    # ablations
-    "nce+agce", "nce+aul", "nce+ael",                                     # ALFs
-    "ce-eps+mae", "fl-eps+mae",                                           # eps-softmax
+    "nce+rce",
+    "nce+mae",
+    "nfl+rce",
+    "nfl+mae",
+    "ngce+rce",
+    "ngce+mae",  # APL
+    "gce+mae",
+    "gce+rce",
+    "gce+nce",
+    "mae+rce",
+    "nfl+nce",
+    "ngce+nce",  # ablations
+    "nce+agce",
+    "nce+aul",
+    "nce+ael",  # ALFs
+    "ce-eps+mae",
+    "fl-eps+mae",  # eps-softmax
 )
 
 # Where each named pair comes from (the catalogue's source column; its parts' sources are
 # those of their classes). [SUB] is the authors' submission-version code (docs/NOTES.md).
 _APL = "the paper's Active Passive Losses (Ma et al., ICML 2020); [SUB] loss.py "
 PAIR_SOURCES = {
-    **{name: _APL + cls for name, cls in (
-        ("nce+rce", "NCEandRCE"), ("nce+mae", "NCEandMAE"), ("nfl+rce", "NFLandRCE"),
-        ("nfl+mae", "NFLandMAE"), ("ngce+rce", "NGCEandRCE"), ("ngce+mae", "NGCEandMAE"))},
-    **{name: "the paper's ablations (Ma et al., ICML 2020); [SUB] loss.py " + cls
-       for name, cls in (("gce+mae", "GCEandMAE"), ("gce+rce", "GCEandRCE"),
-                         ("gce+nce", "GCEandNCE"), ("mae+rce", "MAEandRCE"),
-                         ("nfl+nce", "NFLandNCE"), ("ngce+nce", "NGCEandNCE"))},
+    **{
+        name: _APL + cls
+        for name, cls in (
+            ("nce+rce", "NCEandRCE"),
+            ("nce+mae", "NCEandMAE"),
+            ("nfl+rce", "NFLandRCE"),
+            ("nfl+mae", "NFLandMAE"),
+            ("ngce+rce", "NGCEandRCE"),
+            ("ngce+mae", "NGCEandMAE"),
+        )
+    },
+    **{
+        name: "the paper's ablations (Ma et al., ICML 2020); [SUB] loss.py " + cls
+        for name, cls in (
+            ("gce+mae", "GCEandMAE"),
+            ("gce+rce", "GCEandRCE"),
+            ("gce+nce", "GCEandNCE"),
+            ("mae+rce", "MAEandRCE"),
+            ("nfl+nce", "NFLandNCE"),
+            ("ngce+nce", "NGCEandNCE"),
+        )
+    },
     "sce": "SCE (Wang et al., ICCV 2019); [SUB] loss.py SCELoss",
-    **dict.fromkeys(("nce+agce", "nce+aul", "nce+ael"),
-                    "Zhou et al., ICML 2021 (ALFs); code hitcszx/ALFs lnl/losses.py"),
-    **dict.fromkeys(("anl-ce", "anl-fl"),
-                    "Ye et al., NeurIPS 2023 (ANL); code Virusdoll/Active-Negative-Loss"),
-    **dict.fromkeys(("ce-eps+mae", "fl-eps+mae"),
-                    "Wang et al., NeurIPS 2024 (epsilon-softmax); code cswjl/eps-softmax"),
+    **dict.fromkeys(
+        ("nce+agce", "nce+aul", "nce+ael"),
+        "Zhou et al., ICML 2021 (ALFs); code hitcszx/ALFs lnl/losses.py",
+    ),
+    **dict.fromkeys(
+        ("anl-ce", "anl-fl"), "Ye et al., NeurIPS 2023 (ANL); code Virusdoll/Active-Negative-Loss"
+    ),
+    **dict.fromkeys(
+        ("ce-eps+mae", "fl-eps+mae"),
+        "Wang et al., NeurIPS 2024 (epsilon-softmax); code cswjl/eps-softmax",
+    ),
     "jal-ce": "Wang et al., ICCV 2025 (JAL); code cswjl/joint-asymmetric-loss",
 }
 
@@ -134,26 +207,40 @@ def _check_name(name: str) -> tuple[str, ...]:
     parts = _parts(name.strip().lower())
     valid = len(parts) in (1, 2) and all(p in BASE_LOSSES for p in parts)
     if not valid:
-        raise ValueError(f"unknown loss {name!r}{did_you_mean(name, LOSSES)}. Valid names: "
-                         f"{', '.join(sorted(LOSSES))}; or any 'a+b' of the single losses "
-                         f"{', '.join(sorted(BASE_LOSSES))}")
+        raise ValueError(
+            f"unknown loss {name!r}{did_you_mean(name, LOSSES)}. Valid names: "
+            f"{', '.join(sorted(LOSSES))}; or any 'a+b' of the single losses "
+            f"{', '.join(sorted(BASE_LOSSES))}"
+        )
     batch_only = [p for p in parts if BASE_LOSSES[p].BATCH_ONLY]
     if len(parts) == 2 and batch_only:
-        raise ValueError(f"{batch_only[0]} is one value per batch and cannot be part of an "
-                         f"'a+b' pair; use it alone")
+        raise ValueError(
+            f"{batch_only[0]} is one value per batch and cannot be part of an "
+            f"'a+b' pair; use it alone"
+        )
     return parts
 
 
-def _build_single(cls: type[Loss], num_classes: int, reduction: str, params: dict,
-                  ignore_index: int | None = None) -> Loss:
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "num_classes",
-                                                                  "reduction", "ignore_index"}
-    return cls(num_classes, reduction=reduction, ignore_index=ignore_index,
-               **{k: v for k, v in params.items() if k in accepted})
+def _build_single(
+    cls: type[Loss], num_classes: int, reduction: str, params: dict, ignore_index: int | None = None
+) -> Loss:
+    accepted = set(inspect.signature(cls.__init__).parameters) - {
+        "self",
+        "num_classes",
+        "reduction",
+        "ignore_index",
+    }
+    return cls(
+        num_classes,
+        reduction=reduction,
+        ignore_index=ignore_index,
+        **{k: v for k, v in params.items() if k in accepted},
+    )
 
 
-def build_loss(name: str, num_classes: int, reduction: str = "mean",
-               ignore_index: int | None = None, **params) -> Loss:
+def build_loss(
+    name: str, num_classes: int, reduction: str = "mean", ignore_index: int | None = None, **params
+) -> Loss:
     """Build the loss called `name` for `num_classes` classes.  See the module table.
 
     `reduction` ("mean", "sum", "none") and `ignore_index` (None: no target is ignored; an
@@ -167,19 +254,23 @@ def build_loss(name: str, num_classes: int, reduction: str = "mean",
     allowed = loss_params("+".join(parts))
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for loss {name!r}"
-                         f"{did_you_mean(unknown[0], allowed)}. "
-                         f"Valid parameters: {sorted(allowed) or 'none'}")
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for loss {name!r}"
+            f"{did_you_mean(unknown[0], allowed)}. "
+            f"Valid parameters: {sorted(allowed) or 'none'}"
+        )
     options = {k: params.pop(k) for k in OPTIONS if k in params}
     if len(parts) == 1:
         loss = _build_single(BASE_LOSSES[parts[0]], num_classes, reduction, params, ignore_index)
         return loss.set_options(**options)
     part_params = {k: v for k, v in params.items() if k not in Combination.PARAMS}
-    first, second = (_build_single(BASE_LOSSES[p], num_classes, reduction, part_params)
-                     for p in parts)
+    first, second = (
+        _build_single(BASE_LOSSES[p], num_classes, reduction, part_params) for p in parts
+    )
     weights = {k: v for k, v in params.items() if k in Combination.PARAMS}
-    return Combination(num_classes, first, second, reduction=reduction, ignore_index=ignore_index,
-                       **weights).set_options(**options)
+    return Combination(
+        num_classes, first, second, reduction=reduction, ignore_index=ignore_index, **weights
+    ).set_options(**options)
 
 
 def train_label_params(name: str, labels, num_classes: int) -> dict:
@@ -198,14 +289,43 @@ def loss_label(name: str, params: dict) -> str:
     return name + "".join(s for key, s in suffix.items() if params.get(key))
 
 
-__all__ = ["build_loss", "LOSSES", "BASE_LOSSES", "ALIASES", "PAPER_COMBINATIONS", "OPTIONS", "Loss",
-           "Combination", "loss_params", "loss_label", "train_label_params", "RCE_LOG_CLAMP", "PROB_CLAMP",
-           "PAIR_SOURCES", "check_symmetry", "SymmetryReport",
-           # the classes, for those who build losses directly (tests check this list is all)
-           "CrossEntropy", "FocalLoss", "MeanAbsoluteError", "ReverseCrossEntropy",
-           "GeneralizedCrossEntropy", "NLNL", "NormalizedCrossEntropy", "NormalizedFocalLoss",
-           "NormalizedGeneralizedCrossEntropy", "NormalizedMeanAbsoluteError",
-           "NormalizedReverseCrossEntropy", "AsymmetricGCE", "AsymmetricUnhinged",
-           "AsymmetricExponential", "NormalizedNegativeCrossEntropy", "NormalizedNegativeFocalLoss",
-           "EpsSoftmaxCrossEntropy", "EpsSoftmaxFocalLoss", "AsymmetricMSE", "LDRKL",
-           "DeterminantMutualInformation"]
+__all__ = [
+    "build_loss",
+    "LOSSES",
+    "BASE_LOSSES",
+    "ALIASES",
+    "PAPER_COMBINATIONS",
+    "OPTIONS",
+    "Loss",
+    "Combination",
+    "loss_params",
+    "loss_label",
+    "train_label_params",
+    "RCE_LOG_CLAMP",
+    "PROB_CLAMP",
+    "PAIR_SOURCES",
+    "check_symmetry",
+    "SymmetryReport",
+    # the classes, for those who build losses directly (tests check this list is all)
+    "CrossEntropy",
+    "FocalLoss",
+    "MeanAbsoluteError",
+    "ReverseCrossEntropy",
+    "GeneralizedCrossEntropy",
+    "NLNL",
+    "NormalizedCrossEntropy",
+    "NormalizedFocalLoss",
+    "NormalizedGeneralizedCrossEntropy",
+    "NormalizedMeanAbsoluteError",
+    "NormalizedReverseCrossEntropy",
+    "AsymmetricGCE",
+    "AsymmetricUnhinged",
+    "AsymmetricExponential",
+    "NormalizedNegativeCrossEntropy",
+    "NormalizedNegativeFocalLoss",
+    "EpsSoftmaxCrossEntropy",
+    "EpsSoftmaxFocalLoss",
+    "AsymmetricMSE",
+    "LDRKL",
+    "DeterminantMutualInformation",
+]

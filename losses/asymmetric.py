@@ -8,6 +8,7 @@ Each is a function of p_y alone, computed from the softmax with no clamp, scaled
 All three decrease strictly in p_y (tested); asymmetry (their robustness condition) depends on
 a and q, which is why the per-dataset settings in configs/ differ.
 """
+
 from __future__ import annotations
 
 import torch

@@ -22,6 +22,7 @@ each parameter are declared in the class's RANGES (losses/params.py). For the ca
 the documented sum over all K labels as a number (None: not constant), which the symmetry
 checker's tests hold every loss to (losses/symmetry.py).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -37,8 +38,14 @@ from .params import Interval
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def check_finite_number(name: str, value, *, minimum: float | None = None,
-                        minimum_inclusive: bool = True, maximum: float | None = None) -> float:
+def check_finite_number(
+    name: str,
+    value,
+    *,
+    minimum: float | None = None,
+    minimum_inclusive: bool = True,
+    maximum: float | None = None,
+) -> float:
     """Return `value` as a float, or raise ValueError naming the parameter and the allowed range."""
     return Interval(minimum, maximum, low_open=not minimum_inclusive).check(name, value)
 
@@ -87,8 +94,8 @@ class Loss(nn.Module):
     NAME = "loss"
     PARAMS: dict = {}
     BATCH_ONLY = False  # True: one value per batch (DMI); it cannot be part of a pair
-    RANGES: dict = {}   # parameter -> its allowed values (losses/params.py)
-    FORMULA = ""        # the per-sample value, in the notation of losses/__init__.py
+    RANGES: dict = {}  # parameter -> its allowed values (losses/params.py)
+    FORMULA = ""  # the per-sample value, in the notation of losses/__init__.py
     CLASS_SUM = "not constant"
     SOURCE = ""
 
@@ -119,19 +126,24 @@ class Loss(nn.Module):
         parameters; None when it is not constant (the default, unless the loss is scaled by 0)."""
         return 0.0 if getattr(self, "scale", None) == 0 else None
 
-    def set_options(self, logit_clip=None, entropy_reg=0.0, l1=0.0) -> "Loss":
+    def set_options(self, logit_clip=None, entropy_reg=0.0, l1=0.0) -> Loss:
         """The options of OPTIONS that wrap any loss (module docstring)."""
         self.l1 = check_finite_number("l1", l1, minimum=0.0)
         if self.l1 and self.reduction != "mean":
-            raise ValueError("loss parameter 'l1' is a penalty on the model, added once per "
-                             "batch: use reduction='mean', or l1=0")
+            raise ValueError(
+                "loss parameter 'l1' is a penalty on the model, added once per "
+                "batch: use reduction='mean', or l1=0"
+            )
         if logit_clip is not None:
-            self.logit_clip = check_finite_number("logit_clip", logit_clip, minimum=0.0,
-                                                  minimum_inclusive=False)
+            self.logit_clip = check_finite_number(
+                "logit_clip", logit_clip, minimum=0.0, minimum_inclusive=False
+            )
         self.entropy_reg = check_finite_number("entropy_reg", entropy_reg, minimum=0.0)
         if self.entropy_reg and self.reduction != "mean":
-            raise ValueError("loss parameter 'entropy_reg' is a batch-level term: use "
-                             "reduction='mean', or entropy_reg=0")
+            raise ValueError(
+                "loss parameter 'entropy_reg' is a batch-level term: use "
+                "reduction='mean', or entropy_reg=0"
+            )
         return self
 
     def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -154,7 +166,7 @@ class Loss(nn.Module):
         """The batch-level extra term of prepared logits, or None."""
         return self.entropy_reg * marginal_entropy_gap(logits) if self.entropy_reg else None
 
-    def penalise(self, parameters) -> "Loss":
+    def penalise(self, parameters) -> Loss:
         """The parameters the `l1` option penalises (those of the model being trained)."""
         self.penalised = list(parameters)
         return self
@@ -165,8 +177,10 @@ class Loss(nn.Module):
         if not self.l1:
             return value
         if not self.penalised:
-            raise ValueError("loss parameter 'l1' penalises the model's parameters: call "
-                             "loss.penalise(model.parameters()) first")
+            raise ValueError(
+                "loss parameter 'l1' penalises the model's parameters: call "
+                "loss.penalise(model.parameters()) first"
+            )
         return value + self.l1 * sum(p.abs().sum() for p in self.penalised)
 
     # The named terms a training log shows beside the total (a pair's two weighted parts);
@@ -197,14 +211,26 @@ class Loss(nn.Module):
 
     def extra_repr(self) -> str:
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.PARAMS)
-        return f"num_classes={self.num_classes}" + (f", {params}" if params else "") + \
-            self.options_repr()
+        return (
+            f"num_classes={self.num_classes}"
+            + (f", {params}" if params else "")
+            + self.options_repr()
+        )
 
     def options_repr(self) -> str:
         ignored = "" if self.ignore_index is None else f", ignore_index={self.ignore_index}"
-        return "".join(f", {k}={v!r}" for k, v in (("logit_clip", self.logit_clip),
-                                                   ("entropy_reg", self.entropy_reg),
-                                                   ("l1", self.l1)) if v) + ignored
+        return (
+            "".join(
+                f", {k}={v!r}"
+                for k, v in (
+                    ("logit_clip", self.logit_clip),
+                    ("entropy_reg", self.entropy_reg),
+                    ("l1", self.l1),
+                )
+                if v
+            )
+            + ignored
+        )
 
 
 def declared_params(cls: type) -> dict:
@@ -212,9 +238,11 @@ def declared_params(cls: type) -> dict:
     in order, except `reduction` and `ignore_index` (arguments of build_loss, not config
     parameters). Declared once, in the signature, so PARAMS and the defaults cannot disagree."""
     signature = inspect.signature(cls.__init__)
-    return {name: p.default for name, p in signature.parameters.items()
-            if p.default is not inspect.Parameter.empty
-            and name not in ("reduction", "ignore_index")}
+    return {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty and name not in ("reduction", "ignore_index")
+    }
 
 
 def target_log_prob(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 Every constant below is the one in the submission-version code ([SUB] loss.py), because the
 published numbers came from it; the paper's alternatives are parameters.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,7 @@ def focal_terms(log_probs: torch.Tensor, gamma: float, detach_modulator: bool) -
     else:
         # d/dp (1-p)^gamma is infinite at p = 1 for gamma < 1; keep it finite.
         one_minus_p = one_minus_p.clamp_min(1e-12)
-    return -(one_minus_p ** gamma) * log_probs
+    return -(one_minus_p**gamma) * log_probs
 
 
 class FocalLoss(Loss):
@@ -59,8 +60,15 @@ class FocalLoss(Loss):
     FORMULA = "-s (1-p_y)^g log p_y, (1-p_y)^g detached (D5)"
     SOURCE = "focal loss (Lin et al., ICCV 2017) as in [SUB] loss.py FocalLoss"
 
-    def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        gamma=0.5,
+        detach_modulator=True,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.gamma = self.checked("gamma", gamma)
         self.detach_modulator = self.checked("detach_modulator", detach_modulator)
@@ -80,7 +88,7 @@ class MeanAbsoluteError(Loss):
 
     NAME = "mae"
     RANGES = {"scale": NON_NEGATIVE}
-    FORMULA = "s (1 - p_y), the \"reduced MAE\" (D4; s = 2 is the true L1 distance)"
+    FORMULA = 's (1 - p_y), the "reduced MAE" (D4; s = 2 is the true L1 distance)'
     CLASS_SUM = "s (K-1)"
     SOURCE = "Ghosh et al., AAAI 2017; [SUB] loss.py MeanAbsoluteError"
 
@@ -96,8 +104,9 @@ class MeanAbsoluteError(Loss):
         return self.scale * one_minus_prob(log_p_y)
 
 
-def rce_per_sample(logits: torch.Tensor, targets: torch.Tensor, A: float,
-                   prob_clamp: float) -> torch.Tensor:
+def rce_per_sample(
+    logits: torch.Tensor, targets: torch.Tensor, A: float, prob_clamp: float
+) -> torch.Tensor:
     """-sum_k clamp(p_k, prob_clamp, 1) * log clamp(q_k, e^A, 1) = -A * sum_{k != y} clamp(p_k).
 
     The clamped one-hot has log 0 at y and A elsewhere, so the closed form is exact.
@@ -120,8 +129,15 @@ class ReverseCrossEntropy(Loss):
     CLASS_SUM = "-A s (K-1); the clamp adds at most a relative (K-1) prob_clamp"
     SOURCE = "SCE (Wang et al., ICCV 2019); [SUB] loss.py ReverseCrossEntropy (A = ln 1e-4, D1)"
 
-    def __init__(self, num_classes, A=RCE_LOG_CLAMP, prob_clamp=PROB_CLAMP, scale=1.0,
-                 reduction="mean", ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        A=RCE_LOG_CLAMP,
+        prob_clamp=PROB_CLAMP,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.A = self.checked("A", A)
         self.prob_clamp = self.checked("prob_clamp", prob_clamp)
@@ -143,8 +159,15 @@ class GeneralizedCrossEntropy(Loss):
     CLASS_SUM = "not constant (q = 1: s (K-1), it is MAE)"
     SOURCE = "Zhang & Sabuncu, NeurIPS 2018; [SUB] loss.py GeneralizedCrossEntropy"
 
-    def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        q=0.7,
+        prob_clamp=PROB_CLAMP,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.q = self.checked("q", q)
         self.prob_clamp = self.checked("prob_clamp", prob_clamp)
@@ -152,7 +175,7 @@ class GeneralizedCrossEntropy(Loss):
 
     def per_sample(self, logits, targets):
         p_y = target_log_prob(log_softmax(logits), targets).exp().clamp(self.prob_clamp, 1.0)
-        return self.scale * (1.0 - p_y ** self.q) / self.q
+        return self.scale * (1.0 - p_y**self.q) / self.q
 
     def class_sum(self):
         # q = 1 is 1 - p_y, i.e. MAE (up to the clamp)

@@ -9,6 +9,7 @@ Known difference from the official code (bug B13): [SUB]'s GCEandMAE and GCEandR
 alpha, and GCEandNCE ignores alpha and beta. Every published run passed alpha = beta = 1 for
 those pairs, so honouring the weights reproduces them exactly, and lets ablations vary them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,16 +29,28 @@ class Combination(Loss):
     CLASS_SUM = "alpha C_first + beta C_second (constant when both parts' are)"
     SOURCE = "the paper's Active Passive Losses (Ma et al., ICML 2020), Eq. 5"
 
-    def __init__(self, num_classes, first: Loss, second: Loss, alpha=1.0, beta=1.0,
-                 reduction="mean", ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        first: Loss,
+        second: Loss,
+        alpha=1.0,
+        beta=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         for part in (first, second):
             if not isinstance(part, Loss) or part.BATCH_ONLY:
-                raise TypeError(f"the parts of a Combination must be per-sample losses of this "
-                                f"library (instances of Loss), got {part!r}")
+                raise TypeError(
+                    f"the parts of a Combination must be per-sample losses of this "
+                    f"library (instances of Loss), got {part!r}"
+                )
             if part.num_classes != num_classes:
-                raise ValueError(f"a part of the pair is built for {part.num_classes} classes, "
-                                 f"the pair for {num_classes}")
+                raise ValueError(
+                    f"a part of the pair is built for {part.num_classes} classes, "
+                    f"the pair for {num_classes}"
+                )
         self.alpha = self.checked("alpha", alpha)
         self.beta = self.checked("beta", beta)
         self.first = first
@@ -58,13 +71,18 @@ class Combination(Loss):
 
     def weighted_terms(self, logits, targets) -> dict:
         """Per-sample alpha*first and beta*second, keyed by the parts' names."""
-        return {self.part_names[0]: self.alpha * self.first.per_sample(logits, targets),
-                self.part_names[1]: self.beta * self.second.per_sample(logits, targets)}
+        return {
+            self.part_names[0]: self.alpha * self.first.per_sample(logits, targets),
+            self.part_names[1]: self.beta * self.second.per_sample(logits, targets),
+        }
 
     def class_sum(self):
         # a part weighted by 0 contributes 0, whatever its own class-sum
-        weighted = [(w, part.class_sum()) for w, part in ((self.alpha, self.first),
-                                                           (self.beta, self.second)) if w != 0]
+        weighted = [
+            (w, part.class_sum())
+            for w, part in ((self.alpha, self.first), (self.beta, self.second))
+            if w != 0
+        ]
         if any(total is None for _, total in weighted):
             return None
         return sum(w * total for w, total in weighted) + 0.0
@@ -76,8 +94,10 @@ class Combination(Loss):
             logits = self.prepare(rows.logits)
             terms = self.weighted_terms(logits, rows.targets)
             extra = self.regulariser(logits)
-        reduced = {name: rows.restore(reduce(value, self.reduction), self.reduction)
-                   for name, value in terms.items()}
+        reduced = {
+            name: rows.restore(reduce(value, self.reduction), self.reduction)
+            for name, value in terms.items()
+        }
         if extra is not None:
             reduced["entropy_reg"] = extra
         return self.with_penalty(sum(reduced.values())), reduced

@@ -10,6 +10,7 @@ its gradient is 0, batch-level terms (DMI, entropy_reg) see only the kept sample
 reduction="none" its value is 0. Unlike torch's default (-100), ignore_index defaults to None:
 nothing is ignored unless asked, and the plain call needs no host synchronisation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ import torch
 
 def check_ignore_index(value):
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"ignore_index must be None or an integer (e.g. -100, as in "
-                         f"torch.nn.CrossEntropyLoss), got {value!r}")
+        raise ValueError(
+            f"ignore_index must be None or an integer (e.g. -100, as in "
+            f"torch.nn.CrossEntropyLoss), got {value!r}"
+        )
     return value
 
 
@@ -29,21 +32,32 @@ def check_tensors(logits, targets, num_classes: int) -> None:
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         what = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise TypeError(f"logits must be a floating-point torch.Tensor, got {what}")
-    if not isinstance(targets, torch.Tensor) or targets.is_floating_point() \
-            or targets.is_complex() or targets.dtype == torch.bool:
+    if (
+        not isinstance(targets, torch.Tensor)
+        or targets.is_floating_point()
+        or targets.is_complex()
+        or targets.dtype == torch.bool
+    ):
         what = targets.dtype if isinstance(targets, torch.Tensor) else type(targets).__name__
-        raise TypeError(f"targets must be an integer torch.Tensor of class indices (soft "
-                        f"labels are not supported), got {what}")
+        raise TypeError(
+            f"targets must be an integer torch.Tensor of class indices (soft "
+            f"labels are not supported), got {what}"
+        )
     if logits.dim() < 2 or logits.shape[1] != num_classes:
-        raise ValueError(f"logits must have shape (N, {num_classes}) or (N, {num_classes}, d1, "
-                         f"...) for num_classes={num_classes}, got {tuple(logits.shape)}")
+        raise ValueError(
+            f"logits must have shape (N, {num_classes}) or (N, {num_classes}, d1, "
+            f"...) for num_classes={num_classes}, got {tuple(logits.shape)}"
+        )
     expected = logits.shape[:1] + logits.shape[2:]
     if targets.shape != expected:
-        raise ValueError(f"targets must have shape {tuple(expected)} for logits of shape "
-                         f"{tuple(logits.shape)}, got {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must have shape {tuple(expected)} for logits of shape "
+            f"{tuple(logits.shape)}, got {tuple(targets.shape)}"
+        )
     if targets.device != logits.device:
-        raise ValueError(f"logits and targets must be on one device, got {logits.device} and "
-                         f"{targets.device}")
+        raise ValueError(
+            f"logits and targets must be on one device, got {logits.device} and {targets.device}"
+        )
 
 
 def check_target_values(targets: torch.Tensor, num_classes: int, ignore_index) -> None:
@@ -54,26 +68,28 @@ def check_target_values(targets: torch.Tensor, num_classes: int, ignore_index) -
     counted = targets if ignore_index is None else targets[targets != ignore_index]
     if counted.numel() and (counted.min() < 0 or counted.max() >= num_classes):
         allowed = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
-        raise ValueError(f"targets must be class indices in [0, {num_classes}){allowed}, got "
-                         f"values from {int(counted.min())} to {int(counted.max())}")
+        raise ValueError(
+            f"targets must be class indices in [0, {num_classes}){allowed}, got "
+            f"values from {int(counted.min())} to {int(counted.max())}"
+        )
 
 
 @dataclass
 class Rows:
-    logits: torch.Tensor        # (n, K): the kept samples, one per row
-    targets: torch.Tensor       # (n,) int64
-    shape: tuple                # the targets' shape in the call, for reduction="none"
-    kept: torch.Tensor | None   # (N,) bool over the flattened call, when ignore_index is set
+    logits: torch.Tensor  # (n, K): the kept samples, one per row
+    targets: torch.Tensor  # (n,) int64
+    shape: tuple  # the targets' shape in the call, for reduction="none"
+    kept: torch.Tensor | None  # (N,) bool over the flattened call, when ignore_index is set
 
     @classmethod
-    def of(cls, logits, targets, num_classes: int, ignore_index) -> "Rows":
+    def of(cls, logits, targets, num_classes: int, ignore_index) -> Rows:
         check_tensors(logits, targets, num_classes)
         check_target_values(targets, num_classes, ignore_index)
         shape = tuple(targets.shape)
-        if logits.dim() > 2:   # (N, K, d1, ...) -> (N d1 ..., K): one row per position
+        if logits.dim() > 2:  # (N, K, d1, ...) -> (N d1 ..., K): one row per position
             logits = logits.movedim(1, -1).reshape(-1, num_classes)
             targets = targets.reshape(-1)
-        targets = targets.long()   # a no-op for int64, the dtype gather and one_hot need
+        targets = targets.long()  # a no-op for int64, the dtype gather and one_hot need
         kept = None
         if ignore_index is not None:
             kept = targets != ignore_index

@@ -9,6 +9,7 @@ Each term of the sums lies in [0, A], so the losses lie in [0, 1] and sum to K -
 labels (tested). ANL-CE = alpha NCE + beta NNCE (+ delta ||theta||_1 via the l1 option, with weight
 decay 0); ANL-FL = alpha NFL + beta NNFL.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,9 @@ class NormalizedNegativeCrossEntropy(NormalizedNegative):
     RANGES = {"prob_clamp": PROBABILITY_FLOOR, "scale": NON_NEGATIVE}
     FORMULA = "s [1 - (A + ln p~_y) / sum_k (A + ln p~_k)], A = -ln prob_clamp"
 
-    def __init__(self, num_classes, prob_clamp=NEGATIVE_CLAMP, scale=1.0, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self, num_classes, prob_clamp=NEGATIVE_CLAMP, scale=1.0, reduction="mean", ignore_index=None
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.prob_clamp = self.checked("prob_clamp", prob_clamp)
         self.scale = self.checked("scale", scale)
@@ -53,8 +55,15 @@ class NormalizedNegativeFocalLoss(NormalizedNegative):
     RANGES = {"gamma": NON_NEGATIVE, "prob_clamp": PROBABILITY_FLOOR, "scale": NON_NEGATIVE}
     FORMULA = "s [1 - (A_FL - FL_y) / (K A_FL - sum_k FL_k)]"
 
-    def __init__(self, num_classes, gamma=0.5, prob_clamp=NEGATIVE_CLAMP, scale=1.0,
-                 reduction="mean", ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        gamma=0.5,
+        prob_clamp=NEGATIVE_CLAMP,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.gamma = self.checked("gamma", gamma)
         self.prob_clamp = self.checked("prob_clamp", prob_clamp)

@@ -18,6 +18,7 @@ The pairs ce-eps+mae, fl-eps+mae and jal-ce = nce+amse are `Combination`s. CE+Lo
 with entropy regularisation are options of any loss (losses/base.py). DMI's CE warm-up is a
 training phase, configured by loss.warmup_epochs (engine/config.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,8 @@ from .base import Loss, target_log_prob
 from .basic import CrossEntropy, FocalLoss
 from .params import NON_NEGATIVE, POSITIVE, PROBABILITY_FLOOR
 
-EPS_SOFTMAX_CLAMP = 1e-8   # cswjl/eps-softmax clamps p' at 1e-8 before the log
-DMI_DET_EPS = 1e-3         # [SUB] DMILoss adds 0.001 inside the log
+EPS_SOFTMAX_CLAMP = 1e-8  # cswjl/eps-softmax clamps p' at 1e-8 before the log
+DMI_DET_EPS = 1e-3  # [SUB] DMILoss adds 0.001 inside the log
 
 
 def eps_softmax_log_probs(logits: torch.Tensor, m: float, floor: float) -> torch.Tensor:
@@ -66,8 +67,15 @@ class EpsSoftmaxCrossEntropy(_EpsSoftmax, CrossEntropy):
     RANGES = {**CrossEntropy.RANGES, **_EpsSoftmax.EPS_RANGES}
     FORMULA = "-s log p'_y, p' = clamp((p + m onehot(argmax p)) / (1+m), prob_clamp)"
 
-    def __init__(self, num_classes, m=1e5, prob_clamp=EPS_SOFTMAX_CLAMP, scale=1.0,
-                 reduction="mean", ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        m=1e5,
+        prob_clamp=EPS_SOFTMAX_CLAMP,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, scale=scale, reduction=reduction, ignore_index=ignore_index)
         self.init_eps(m, prob_clamp)
 
@@ -80,10 +88,25 @@ class EpsSoftmaxFocalLoss(_EpsSoftmax, FocalLoss):
     RANGES = {**FocalLoss.RANGES, **_EpsSoftmax.EPS_RANGES}
     FORMULA = "-s (1-p'_y)^g log p'_y, factor detached, p' as in ce-eps"
 
-    def __init__(self, num_classes, m=1e5, gamma=0.1, detach_modulator=True,
-                 prob_clamp=EPS_SOFTMAX_CLAMP, scale=1.0, reduction="mean", ignore_index=None):
-        super().__init__(num_classes, gamma=gamma, detach_modulator=detach_modulator,
-                         scale=scale, reduction=reduction, ignore_index=ignore_index)
+    def __init__(
+        self,
+        num_classes,
+        m=1e5,
+        gamma=0.1,
+        detach_modulator=True,
+        prob_clamp=EPS_SOFTMAX_CLAMP,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
+        super().__init__(
+            num_classes,
+            gamma=gamma,
+            detach_modulator=detach_modulator,
+            scale=scale,
+            reduction=reduction,
+            ignore_index=ignore_index,
+        )
         self.init_eps(m, prob_clamp)
 
 
@@ -113,13 +136,17 @@ class LDRKL(Loss):
 
     NAME = "ldr-kl"
     RANGES = {"margin": NON_NEGATIVE, "lam": POSITIVE, "scale": NON_NEGATIVE}
-    FORMULA = ("s lam ln mean_k exp((c_k - c_y + margin [k!=y]) / lam), "
-               "c = softplus(z) / mean_k softplus(z_k)")
-    SOURCE = ("Zhu, Ying & Yang, ICML 2023 (LDR-KL), as re-implemented in cswjl/eps-softmax "
-              "LDRLoss_V1")
+    FORMULA = (
+        "s lam ln mean_k exp((c_k - c_y + margin [k!=y]) / lam), "
+        "c = softplus(z) / mean_k softplus(z_k)"
+    )
+    SOURCE = (
+        "Zhu, Ying & Yang, ICML 2023 (LDR-KL), as re-implemented in cswjl/eps-softmax LDRLoss_V1"
+    )
 
-    def __init__(self, num_classes, margin=0.1, lam=10.0, scale=1.0, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self, num_classes, margin=0.1, lam=10.0, scale=1.0, reduction="mean", ignore_index=None
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.margin = self.checked("margin", margin)
         self.lam = self.checked("lam", lam)
@@ -153,10 +180,11 @@ class DeterminantMutualInformation(Loss):
         self.det_eps = self.checked("det_eps", det_eps)
 
     def per_sample(self, logits, targets):
-        raise ValueError("dmi is one value per batch and has no per-sample values; call the "
-                         "loss itself")
+        raise ValueError(
+            "dmi is one value per batch and has no per-sample values; call the loss itself"
+        )
 
     def batch_value(self, logits, targets):
         labels = F.one_hot(targets, self.num_classes).to(logits.dtype)
-        joint = labels.t() @ torch.softmax(logits, dim=1)   # K x K: sum of p over each label
+        joint = labels.t() @ torch.softmax(logits, dim=1)  # K x K: sum of p over each label
         return -torch.log(torch.linalg.det(joint).abs() + self.det_eps)

@@ -7,6 +7,7 @@ The reference code also adds a "positive" CE over targets that are all ignored; 
 PyTorch that term is NaN (mean over zero elements) and NaN * 0 = NaN, so, as the authors'
 runs effectively did, only the negative term is computed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,19 +19,30 @@ from .params import PROBABILITY_FLOOR, ClassCounts, Interval
 
 class NLNL(Loss):
     NAME = "nlnl"
-    RANGES = {"ln_neg": Interval(low=1, integer=True), "class_counts": ClassCounts(),
-              "prob_clamp": PROBABILITY_FLOOR}
+    RANGES = {
+        "ln_neg": Interval(low=1, integer=True),
+        "class_counts": ClassCounts(),
+        "prob_clamp": PROBABILITY_FLOOR,
+    }
     FORMULA = "sum_r -w_y log clamp(1 - p_ybar_r, prob_clamp), ln_neg random ybar_r != y"
     CLASS_SUM = "not defined: random complementary labels, drawn at every call"
     SOURCE = "Kim et al., ICCV 2019 (NLNL), negative-learning phase as run by [SUB] (D6, B12)"
 
-    def __init__(self, num_classes, ln_neg=1, class_counts=None, prob_clamp=1e-5, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        ln_neg=1,
+        class_counts=None,
+        prob_clamp=1e-5,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.ln_neg = self.checked("ln_neg", ln_neg)
         self.prob_clamp = self.checked("prob_clamp", prob_clamp)
-        self.class_counts = self.RANGES["class_counts"].check("class_counts", class_counts,
-                                                              num_classes)
+        self.class_counts = self.RANGES["class_counts"].check(
+            "class_counts", class_counts, num_classes
+        )
         if class_counts is None:
             weights = torch.ones(num_classes)
         else:

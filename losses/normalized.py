@@ -6,6 +6,7 @@ official normalisers are wrong (bugs B1, B2): the default here is the paper's de
 (class-sum = scale), and `normalizer="reference"` selects the official factor, which the
 configs of the published NMAE/NRCE rows use.
 """
+
 from __future__ import annotations
 
 import torch
@@ -56,8 +57,15 @@ class NormalizedFocalLoss(Normalized):
     FORMULA = "s FL_y / sum_k FL_k, the (1-p)^g factors detached"
     SOURCE = PAPER_SOURCE + "NormalizedFocalLoss"
 
-    def __init__(self, num_classes, gamma=0.5, detach_modulator=True, scale=1.0, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        gamma=0.5,
+        detach_modulator=True,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.gamma = self.checked("gamma", gamma)
         self.detach_modulator = self.checked("detach_modulator", detach_modulator)
@@ -79,8 +87,15 @@ class NormalizedGeneralizedCrossEntropy(Normalized):
     FORMULA = "s (1 - p~_y^q) / (K - sum_k p~_k^q)"
     SOURCE = PAPER_SOURCE + "NormalizedGeneralizedCrossEntropy"
 
-    def __init__(self, num_classes, q=0.7, prob_clamp=PROB_CLAMP, scale=1.0, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        q=0.7,
+        prob_clamp=PROB_CLAMP,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.q = self.checked("q", q)
         self.prob_clamp = self.checked("prob_clamp", prob_clamp)
@@ -102,12 +117,13 @@ class NormalizedMeanAbsoluteError(Loss):
 
     NAME = "nmae"
     RANGES = {"normalizer": Choice(NORMALIZERS), "scale": NON_NEGATIVE}
-    FORMULA = "s (1 - p_y) / (K-1); normalizer=\"reference\": / (2(K-1)) (B2)"
+    FORMULA = 's (1 - p_y) / (K-1); normalizer="reference": / (2(K-1)) (B2)'
     CLASS_SUM = "s (reference: s / 2)"
     SOURCE = PAPER_SOURCE + "NormalizedMeanAbsoluteError (its normaliser: B2)"
 
-    def __init__(self, num_classes, normalizer="paper", scale=1.0, reduction="mean",
-                 ignore_index=None):
+    def __init__(
+        self, num_classes, normalizer="paper", scale=1.0, reduction="mean", ignore_index=None
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.normalizer = self.checked("normalizer", normalizer)
         self.scale = self.checked("scale", scale)
@@ -131,14 +147,26 @@ class NormalizedReverseCrossEntropy(Loss):
     """
 
     NAME = "nrce"
-    RANGES = {"normalizer": Choice(NORMALIZERS), "A": LOG_CLAMP, "prob_clamp": UNIT,
-              "scale": NON_NEGATIVE}
-    FORMULA = "s RCE / (-A (K-1)); normalizer=\"reference\": s RCE (K-1) / 4 (B1)"
+    RANGES = {
+        "normalizer": Choice(NORMALIZERS),
+        "A": LOG_CLAMP,
+        "prob_clamp": UNIT,
+        "scale": NON_NEGATIVE,
+    }
+    FORMULA = 's RCE / (-A (K-1)); normalizer="reference": s RCE (K-1) / 4 (B1)'
     CLASS_SUM = "s, up to RCE's clamp (reference: -A s (K-1)^2 / 4)"
     SOURCE = PAPER_SOURCE + "NormalizedReverseCrossEntropy (its normaliser: B1)"
 
-    def __init__(self, num_classes, normalizer="paper", A=RCE_LOG_CLAMP, prob_clamp=PROB_CLAMP,
-                 scale=1.0, reduction="mean", ignore_index=None):
+    def __init__(
+        self,
+        num_classes,
+        normalizer="paper",
+        A=RCE_LOG_CLAMP,
+        prob_clamp=PROB_CLAMP,
+        scale=1.0,
+        reduction="mean",
+        ignore_index=None,
+    ):
         super().__init__(num_classes, reduction, ignore_index)
         self.normalizer = self.checked("normalizer", normalizer)
         self.A = self.checked("A", A)

@@ -21,10 +21,11 @@ atol + rtol * max|S|. The loss is any callable `loss(logits, targets) -> per-sam
 A random loss (two identical calls differ, e.g. NLNL's complementary labels) has no
 deterministic class-sum: its verdict is "undetermined" and `symmetric` is None.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -34,17 +35,17 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 @dataclass
 class SymmetryReport:
     num_classes: int
-    symmetric: bool | None   # None: undetermined (a random loss)
+    symmetric: bool | None  # None: undetermined (a random loss)
     verdict: str
-    constant: float          # the mean class-sum over every row evaluated
+    constant: float  # the mean class-sum over every row evaluated
     minimum: float
     maximum: float
     rtol: float
     atol: float
-    by_source: dict = field(default_factory=dict)   # source -> (min, max) of the class-sum
-    argmin: torch.Tensor | None = None              # the logit row of the smallest class-sum
-    argmax: torch.Tensor | None = None              # ... and of the largest
-    rows: int = 0                                   # logit rows evaluated
+    by_source: dict = field(default_factory=dict)  # source -> (min, max) of the class-sum
+    argmin: torch.Tensor | None = None  # the logit row of the smallest class-sum
+    argmax: torch.Tensor | None = None  # ... and of the largest
+    rows: int = 0  # logit rows evaluated
 
     @property
     def spread(self) -> float:
@@ -56,13 +57,17 @@ class SymmetryReport:
         return self.spread / scale if scale > 0 else self.spread
 
     def __str__(self) -> str:
-        lines = [f"{self.verdict}",
-                 f"  class-sum over {self.rows} logit rows, K = {self.num_classes}: "
-                 f"mean {self.constant:.10g}, min {self.minimum:.10g}, max {self.maximum:.10g}, "
-                 f"spread {self.spread:.3g} (relative {self.relative_spread:.3g}; "
-                 f"tolerance atol {self.atol:g} + rtol {self.rtol:g} * max|S|)"]
-        lines += [f"  {source:<12} min {low:.10g}  max {high:.10g}"
-                  for source, (low, high) in self.by_source.items()]
+        lines = [
+            f"{self.verdict}",
+            f"  class-sum over {self.rows} logit rows, K = {self.num_classes}: "
+            f"mean {self.constant:.10g}, min {self.minimum:.10g}, max {self.maximum:.10g}, "
+            f"spread {self.spread:.3g} (relative {self.relative_spread:.3g}; "
+            f"tolerance atol {self.atol:g} + rtol {self.rtol:g} * max|S|)",
+        ]
+        lines += [
+            f"  {source:<12} min {low:.10g}  max {high:.10g}"
+            for source, (low, high) in self.by_source.items()
+        ]
         return "\n".join(lines)
 
 
@@ -74,10 +79,12 @@ def class_sums(loss: LossFn, logits: torch.Tensor) -> torch.Tensor:
     values = loss(repeated, labels)
     if not isinstance(values, torch.Tensor) or values.shape != (n * num_classes,):
         shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise ValueError(f"the loss returned {shape} for {n * num_classes} samples: "
-                         "check_symmetry needs one value per sample, shape (N,) (for this "
-                         "library's losses: reduction='none'; a loss with one value per batch, "
-                         "such as DMI, has no class-sum)")
+        raise ValueError(
+            f"the loss returned {shape} for {n * num_classes} samples: "
+            "check_symmetry needs one value per sample, shape (N,) (for this "
+            "library's losses: reduction='none'; a loss with one value per batch, "
+            "such as DMI, has no class-sum)"
+        )
     return values.reshape(n, num_classes).sum(dim=1)
 
 
@@ -127,10 +134,20 @@ def adversarial_search(loss: LossFn, start: torch.Tensor, steps: int, lr: float)
     return torch.cat(visited), torch.cat(sums_seen)
 
 
-def check_symmetry(loss: LossFn, num_classes: int, *, rows: int = 64, adversarial_rows: int = 8,
-                   steps: int = 50, lr: float = 0.5, rtol: float = 1e-4, atol: float = 1e-6,
-                   dtype: torch.dtype = torch.float64, device="cpu", seed: int = 0
-                   ) -> SymmetryReport:
+def check_symmetry(
+    loss: LossFn,
+    num_classes: int,
+    *,
+    rows: int = 64,
+    adversarial_rows: int = 8,
+    steps: int = 50,
+    lr: float = 0.5,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    dtype: torch.dtype = torch.float64,
+    device="cpu",
+    seed: int = 0,
+) -> SymmetryReport:
     """Measure whether sum_k loss(z, k) is constant in the logits z (module docstring).
 
     `loss(logits (N, K), targets (N,)) -> (N,)` is called with `dtype` logits (float64 by
@@ -138,23 +155,28 @@ def check_symmetry(loss: LossFn, num_classes: int, *, rows: int = 64, adversaria
     """
     check_arguments(num_classes, rows, adversarial_rows, steps, rtol, atol)
     generator = torch.Generator().manual_seed(seed)
-    logits = {"random": random_logits(num_classes, rows, generator, dtype, device),
-              "extreme": extreme_logits(num_classes, generator, dtype, device)}
+    logits = {
+        "random": random_logits(num_classes, rows, generator, dtype, device),
+        "extreme": extreme_logits(num_classes, generator, dtype, device),
+    }
     with torch.no_grad():
         first, again = (class_sums(loss, logits["random"]) for _ in range(2))
         if not torch.allclose(first, again, rtol=0, atol=0, equal_nan=True):
             return undetermined(num_classes, rtol, atol)
         evaluated = {name: (z, class_sums(loss, z)) for name, z in logits.items()}
     if steps:
-        starts = 3.0 * torch.randn(adversarial_rows, num_classes, generator=generator,
-                                   dtype=dtype)
+        starts = 3.0 * torch.randn(adversarial_rows, num_classes, generator=generator, dtype=dtype)
         evaluated["adversarial"] = adversarial_search(loss, starts.to(device), steps, lr)
     return summarise(num_classes, evaluated, rtol, atol)
 
 
 def check_arguments(num_classes, rows, adversarial_rows, steps, rtol, atol) -> None:
-    for name, value, low in (("num_classes", num_classes, 2), ("rows", rows, 1),
-                             ("adversarial_rows", adversarial_rows, 1), ("steps", steps, 0)):
+    for name, value, low in (
+        ("num_classes", num_classes, 2),
+        ("rows", rows, 1),
+        ("adversarial_rows", adversarial_rows, 1),
+        ("steps", steps, 0),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     for name, value in (("rtol", rtol), ("atol", atol)):
@@ -164,30 +186,53 @@ def check_arguments(num_classes, rows, adversarial_rows, steps, rtol, atol) -> N
 
 def undetermined(num_classes: int, rtol: float, atol: float) -> SymmetryReport:
     nan = float("nan")
-    return SymmetryReport(num_classes, None, "undetermined: the loss is random (two identical "
-                          "calls gave different values), so it has no fixed class-sum",
-                          nan, nan, nan, rtol, atol)
+    return SymmetryReport(
+        num_classes,
+        None,
+        "undetermined: the loss is random (two identical "
+        "calls gave different values), so it has no fixed class-sum",
+        nan,
+        nan,
+        nan,
+        rtol,
+        atol,
+    )
 
 
 def summarise(num_classes: int, evaluated: dict, rtol: float, atol: float) -> SymmetryReport:
     """`evaluated`: source -> (logit rows, their class-sums)."""
     rows = torch.cat([z for z, _ in evaluated.values()]).cpu()
     everything = torch.cat([sums for _, sums in evaluated.values()]).double().cpu()
-    by_source = {name: (sums.min().item(), sums.max().item())
-                 for name, (_, sums) in evaluated.items()}
-    report = SymmetryReport(num_classes, False, "", everything.mean().item(),
-                            everything.min().item(), everything.max().item(), rtol, atol,
-                            by_source, rows[everything.argmin()], rows[everything.argmax()],
-                            rows=everything.numel())
+    by_source = {
+        name: (sums.min().item(), sums.max().item()) for name, (_, sums) in evaluated.items()
+    }
+    report = SymmetryReport(
+        num_classes,
+        False,
+        "",
+        everything.mean().item(),
+        everything.min().item(),
+        everything.max().item(),
+        rtol,
+        atol,
+        by_source,
+        rows[everything.argmin()],
+        rows[everything.argmax()],
+        rows=everything.numel(),
+    )
     finite = torch.isfinite(everything)
     if not finite.all():
-        report.verdict = (f"not symmetric: the class-sum is not finite for "
-                          f"{int((~finite).sum())} of {everything.numel()} logit rows")
+        report.verdict = (
+            f"not symmetric: the class-sum is not finite for "
+            f"{int((~finite).sum())} of {everything.numel()} logit rows"
+        )
         return report
     scale = max(abs(report.minimum), abs(report.maximum))
     report.symmetric = report.spread <= atol + rtol * scale
-    report.verdict = (f"symmetric: the class-sum is constant, {report.constant:.6g}"
-                      if report.symmetric else
-                      f"not symmetric: the class-sum varies from {report.minimum:.6g} to "
-                      f"{report.maximum:.6g}")
+    report.verdict = (
+        f"symmetric: the class-sum is constant, {report.constant:.6g}"
+        if report.symmetric
+        else f"not symmetric: the class-sum varies from {report.minimum:.6g} to "
+        f"{report.maximum:.6g}"
+    )
     return report

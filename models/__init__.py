@@ -7,6 +7,7 @@
 | resnet18/34/50 | CIFAR-stem ResNet (no max-pool)         | CIFAR-100 uses resnet34   |
 | tv_resnet50  | torchvision ResNet-50, random init        | mini-WebVision            |
 """
+
 from .cnn import cnn4, cnn8
 from .resnet_cifar import resnet18, resnet34, resnet50
 
@@ -15,16 +16,24 @@ def tv_resnet50(num_classes=50, in_channels=3, image_size=224):
     """torchvision ResNet-50 trained from scratch (no pre-training), as in the paper's WebVision."""
     try:
         import torchvision
-    except ImportError as missing:   # the installed library requires torch and numpy only
-        raise ImportError("tv_resnet50 needs torchvision (pip install torchvision); the other "
-                          "models need torch only") from missing
+    except ImportError as missing:  # the installed library requires torch and numpy only
+        raise ImportError(
+            "tv_resnet50 needs torchvision (pip install torchvision); the other "
+            "models need torch only"
+        ) from missing
     if in_channels != 3:
         raise ValueError("tv_resnet50 takes 3-channel input")
     return torchvision.models.resnet50(weights=None, num_classes=num_classes)
 
 
-MODELS = {"cnn4": cnn4, "cnn8": cnn8, "resnet18": resnet18, "resnet34": resnet34,
-          "resnet50": resnet50, "tv_resnet50": tv_resnet50}
+MODELS = {
+    "cnn4": cnn4,
+    "cnn8": cnn8,
+    "resnet18": resnet18,
+    "resnet34": resnet34,
+    "resnet50": resnet50,
+    "tv_resnet50": tv_resnet50,
+}
 
 
 def build_model(name: str, num_classes: int, in_channels: int = 3, image_size: int = 32):

@@ -6,14 +6,16 @@ ConvBlock = Conv3x3 (with bias) -> BatchNorm2d -> ReLU.
                                   FC(->256) BN1d ReLU FC(->K), no dropout.
 The flatten size follows from `image_size`, so cnn4 also serves the 8x8 `digits` quickstart.
 """
+
 import torch.nn as nn
 
 from .init import init_paper
 
 
 def conv_block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=True), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=True), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class ConvNet(nn.Module):
@@ -27,11 +29,17 @@ class ConvNet(nn.Module):
             layers.append(nn.MaxPool2d(2))
             size //= 2
         if size < 1:
-            raise ValueError(f"image_size {image_size} is too small for {len(stages)} pooling stages")
+            raise ValueError(
+                f"image_size {image_size} is too small for {len(stages)} pooling stages"
+            )
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(cin * size * size, hidden), nn.BatchNorm1d(hidden),
-            nn.ReLU(inplace=True), nn.Linear(hidden, num_classes))
+            nn.Flatten(),
+            nn.Linear(cin * size * size, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes),
+        )
         init_paper(self)
 
     def forward(self, x):

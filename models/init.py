@@ -1,5 +1,6 @@
 """The paper's initialisation (spec §6): conv weights kaiming_uniform (fan_in, relu), linear
 weights xavier_uniform, biases and BatchNorm at PyTorch defaults."""
+
 import torch.nn as nn
 
 

@@ -2,6 +2,7 @@
 four stages of widths 64/128/256/512 with first strides 1/2/2/2, avg_pool2d(4), Linear.
 ResNet-34 is the paper's CIFAR-100 network (D11); ResNet-50 is the [HEAD] configs' option.
 """
+
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -58,7 +59,7 @@ class CifarResNet(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, 64, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         stages, cin = [], 64
-        for i, (width, depth) in enumerate(zip((64, 128, 256, 512), depths)):
+        for i, (width, depth) in enumerate(zip((64, 128, 256, 512), depths, strict=True)):
             blocks = []
             for j in range(depth):
                 stride = 2 if (i > 0 and j == 0) else 1

@@ -57,10 +57,12 @@ also registers ``inputs(settings, train_images, sample_indices) -> dict`` in
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from . import human, instance
 from .asymmetric import ASYMMETRIC_PAIRS, DATASET_NUM_CLASSES, apply_asymmetric_noise
 from .core import (
     VARIANTS,
@@ -74,8 +76,8 @@ from .core import (
     validate_seed,
     validate_variant,
 )
-from .estimate import compare as compare_estimate, estimate_noise
-from . import human, instance
+from .estimate import compare as compare_estimate
+from .estimate import estimate_noise
 from .human import apply_human_noise
 from .identity import apply_no_noise
 from .instance import apply_instance_noise
@@ -90,8 +92,8 @@ NOISE_KINDS: dict[str, NoiseKindFn] = {
     "symmetric": apply_symmetric_noise,
     "asymmetric": apply_asymmetric_noise,
     "pairflip": apply_pairflip_noise,
-    "human": apply_human_noise,          # CIFAR-10N / CIFAR-100N label files (Wei et al. 2022)
-    "instance": apply_instance_noise,    # part-dependent IDN (Xia et al. 2020)
+    "human": apply_human_noise,  # CIFAR-10N / CIFAR-100N label files (Wei et al. 2022)
+    "instance": apply_instance_noise,  # part-dependent IDN (Xia et al. 2020)
 }
 
 #: Kinds that need more than the labels: kind -> inputs(settings, train_images, sample_indices),
@@ -151,9 +153,7 @@ def make_noisy_labels(
         ValueError: on any invalid input; the message lists what is allowed.
     """
     if not isinstance(kind, str) or kind not in NOISE_KINDS:
-        raise ValueError(
-            f"unknown noise kind {kind!r}; valid kinds: {', '.join(NOISE_KINDS)}"
-        )
+        raise ValueError(f"unknown noise kind {kind!r}; valid kinds: {', '.join(NOISE_KINDS)}")
     num_classes = validate_num_classes(num_classes)
     clean = as_label_array(labels, num_classes)
     rate = validate_rate(rate)

@@ -44,9 +44,7 @@ def _cifar100_block_pairs() -> list[tuple[int, int]]:
     c -> c+1 inside the block, last -> first.  These are NOT the real CIFAR-100
     super-classes (fine labels are alphabetical); kept for comparability."""
     block = 5
-    return [
-        (c, (c - c % block) + (c % block + 1) % block) for c in range(100)
-    ]
+    return [(c, (c - c % block) + (c % block + 1) % block) for c in range(100)]
 
 
 #: dataset -> list of (source, target) pairs.  Order matters for the CIFAR-10

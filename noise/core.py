@@ -23,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,9 +59,7 @@ def labels_hash(labels: Any) -> str:
 # ---------------------------------------------------------------------------
 def validate_num_classes(num_classes: Any) -> int:
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise ValueError(
-            f"num_classes must be an integer >= 2; got {num_classes!r}"
-        )
+        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
     if num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2; got {num_classes}")
     return int(num_classes)
@@ -91,9 +90,7 @@ def validate_seed(seed: Any) -> int:
 
 def validate_variant(variant: Any) -> str:
     if variant not in VARIANTS:
-        raise ValueError(
-            f"unknown variant {variant!r}; allowed variants: {', '.join(VARIANTS)}"
-        )
+        raise ValueError(f"unknown variant {variant!r}; allowed variants: {', '.join(VARIANTS)}")
     return variant
 
 
@@ -112,20 +109,15 @@ def as_label_array(labels: Any, num_classes: int) -> np.ndarray:
         labels = labels.detach().cpu().numpy()
     arr = np.asarray(labels)
     if arr.ndim != 1:
-        raise ValueError(
-            f"labels must be a non-empty 1-D integer array; got shape {arr.shape}"
-        )
+        raise ValueError(f"labels must be a non-empty 1-D integer array; got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError("labels must be a non-empty 1-D integer array; got 0 labels")
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(
-            f"labels must be a non-empty 1-D integer array; got dtype {arr.dtype}"
-        )
+        raise ValueError(f"labels must be a non-empty 1-D integer array; got dtype {arr.dtype}")
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0 or hi >= num_classes:
         raise ValueError(
-            f"labels must lie in [0, num_classes) = [0, {num_classes}); "
-            f"found min={lo}, max={hi}"
+            f"labels must lie in [0, num_classes) = [0, {num_classes}); found min={lo}, max={hi}"
         )
     return arr.astype(np.int64, copy=True)
 
@@ -134,8 +126,7 @@ def reject_unexpected_kwargs(kind: str, extra: dict) -> None:
     """Kinds that need no extra inputs call this so that a typo is not silently ignored."""
     if extra:
         raise ValueError(
-            f"noise kind {kind!r} takes no extra keyword arguments; "
-            f"got unexpected: {sorted(extra)}"
+            f"noise kind {kind!r} takes no extra keyword arguments; got unexpected: {sorted(extra)}"
         )
 
 
@@ -175,9 +166,11 @@ def realised_transition(clean: np.ndarray, noisy: np.ndarray, num_classes: int) 
     Rows of classes with no samples are all zeros (there is no evidence for them;
     an identity row would claim a 0 % noise rate that was never observed).
     """
-    counts = np.bincount(
-        clean * num_classes + noisy, minlength=num_classes * num_classes
-    ).reshape(num_classes, num_classes).astype(np.float64)
+    counts = (
+        np.bincount(clean * num_classes + noisy, minlength=num_classes * num_classes)
+        .reshape(num_classes, num_classes)
+        .astype(np.float64)
+    )
     row_totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, row_totals, out=np.zeros_like(counts), where=row_totals > 0)
 
@@ -282,8 +275,7 @@ class NoisyLabels:
         """Fraction of each true class that was relabelled; ``None`` for absent classes."""
         changed = np.bincount(self.clean_labels[self.noisy_mask], minlength=self.num_classes)
         return [
-            float(c / n) if n > 0 else None
-            for c, n in zip(changed, self.class_counts)
+            float(c / n) if n > 0 else None for c, n in zip(changed, self.class_counts, strict=True)
         ]
 
     def summary(self) -> dict:

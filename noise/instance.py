@@ -10,6 +10,7 @@ and label y_i:
 so a sample's flip probability and its likely wrong class depend on its own features. Seeded by
 RandomState(seed). Extras: features (N x d array; required), norm_std (default 0.1).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,10 @@ def inputs(settings: dict, train_images, sample_indices) -> dict:
     """The extra inputs of kind "instance": each training image as a feature vector in [0, 1]
     (the images must be in memory, as a tensor or an array) and the spread of the weights."""
     if not hasattr(train_images, "reshape"):
-        raise ValueError(f"noise.kind=instance needs the images in memory; {settings['dataset']} "
-                         f"is read as files")
+        raise ValueError(
+            f"noise.kind=instance needs the images in memory; {settings['dataset']} "
+            f"is read as files"
+        )
     flat = train_images.reshape(len(train_images), -1)
     flat = flat.numpy() if hasattr(flat, "numpy") else np.asarray(flat)
     return {"features": flat.astype(np.float32) / 255.0, "norm_std": settings["norm_std"]}
@@ -55,11 +58,14 @@ def instance_transition_rows(labels, rate, num_classes, seed, features, norm_std
     return probs, rng
 
 
-def apply_instance_noise(labels, rate, num_classes, seed, dataset, variant, features=None,
-                         norm_std=0.1, **extra):
+def apply_instance_noise(
+    labels, rate, num_classes, seed, dataset, variant, features=None, norm_std=0.1, **extra
+):
     if extra:
-        raise ValueError(f"noise kind 'instance' got unexpected arguments {sorted(extra)}; it "
-                         f"takes features and norm_std")
+        raise ValueError(
+            f"noise kind 'instance' got unexpected arguments {sorted(extra)}; it "
+            f"takes features and norm_std"
+        )
     if features is None:
         raise ValueError("noise kind 'instance' needs the training features (features=...)")
     if not (isinstance(norm_std, (int, float)) and norm_std > 0):

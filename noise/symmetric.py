@@ -46,9 +46,7 @@ def apply_symmetric_noise(
     n_per_class = n_noisy_total // num_classes
 
     class_members = [np.where(labels == c)[0] for c in range(num_classes)]
-    too_small = [
-        (c, len(m)) for c, m in enumerate(class_members) if len(m) < n_per_class
-    ]
+    too_small = [(c, len(m)) for c, m in enumerate(class_members) if len(m) < n_per_class]
     if too_small:
         c, size = too_small[0]
         raise ValueError(

@@ -1,6 +1,7 @@
 """Runs into table cells: one cell per (noise kind, setting, row), the runs of one config over
 seeds. Runs of different configs never share a cell: a cell whose runs differ is split, each
 part labelled by what differs, and a note says so."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -13,19 +14,25 @@ from engine.config import PAPER_RECIPE, load_tree
 from engine.record import RunRecord, identity, identity_diff
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PROTOCOLS = {"last": ("last", "last-epoch test top-1 (the paper's protocol)"),
-             "best_test": ("best_on_test", "best-epoch test top-1, SELECTED ON THE TEST SET "
-                                           "(optimistic; not the paper's protocol)"),
-             "best_noisy_val": ("best_on_noisy_val", "test top-1 at the epoch selected on a "
-                                                     "held-out noisy validation split")}
+PROTOCOLS = {
+    "last": ("last", "last-epoch test top-1 (the paper's protocol)"),
+    "best_test": (
+        "best_on_test",
+        "best-epoch test top-1, SELECTED ON THE TEST SET (optimistic; not the paper's protocol)",
+    ),
+    "best_noisy_val": (
+        "best_on_noisy_val",
+        "test top-1 at the epoch selected on a held-out noisy validation split",
+    ),
+}
 
 
 class RunResult(NamedTuple):
     top1: float
-    epochs: int | None        # epochs actually trained (None: not recorded)
+    epochs: int | None  # epochs actually trained (None: not recorded)
     paper_epochs: int | None  # the epochs of the setting's config file (the paper's recipe)
-    subset: int | None        # dataset.train_subset
-    forced: bool              # resumed with --force-resume (result.json 'resumes')
+    subset: int | None  # dataset.train_subset
+    forced: bool  # resumed with --force-resume (result.json 'resumes')
 
     @property
     def reduced(self) -> bool:
@@ -62,8 +69,13 @@ def config_epochs(dataset: str, kind: str, loss: str) -> int | None:
 
 def run_result(record: RunRecord, top1: float) -> RunResult:
     where, cfg = record.where, record.config
-    return RunResult(top1, record.epochs_run, config_epochs(where.dataset, where.kind, record.loss),
-                     cfg.get("dataset.train_subset"), bool(record.result.get("forced_resume")))
+    return RunResult(
+        top1,
+        record.epochs_run,
+        config_epochs(where.dataset, where.kind, record.loss),
+        cfg.get("dataset.train_subset"),
+        bool(record.result.get("forced_resume")),
+    )
 
 
 def choose(records, recipe: str = PAPER_RECIPE, losses=None, notes: list | None = None):
@@ -78,8 +90,10 @@ def choose(records, recipe: str = PAPER_RECIPE, losses=None, notes: list | None 
             continue
         chosen.append(record)
     if notes is not None:
-        notes += [f"{n} run(s) of recipe {name!r} left out (--recipe {name})"
-                  for name, n in sorted(other.items())]
+        notes += [
+            f"{n} run(s) of recipe {name!r} left out (--recipe {name})"
+            for name, n in sorted(other.items())
+        ]
     return chosen
 
 
@@ -109,17 +123,21 @@ def collect(records, protocol: str = "last", notes: list | None = None) -> dict:
     grouped = defaultdict(list)
     for record in records:
         if record.result.get(key) is not None:  # e.g. no noisy validation split in this run
-            grouped[(record.where.kind, row_label(record), setting_key(record.where.setting))
-                    ].append(record)
+            grouped[
+                (record.where.kind, row_label(record), setting_key(record.where.setting))
+            ].append(record)
     table: dict = defaultdict(lambda: defaultdict(dict))
     for (kind, row, setting), group in sorted(grouped.items(), key=lambda kv: str(kv[0])):
         parts = split_by_config(group)
         if len(parts) > 1 and notes is not None:
-            notes.append(f"{kind} {fmt_setting(setting)} {row}: runs of {len(parts)} different "
-                         f"configs, split into rows:" + ",".join(s for s, _ in parts if s))
+            notes.append(
+                f"{kind} {fmt_setting(setting)} {row}: runs of {len(parts)} different "
+                f"configs, split into rows:" + ",".join(s for s, _ in parts if s)
+            )
         for suffix, runs in parts:
             table[kind][row + suffix][setting] = [
-                run_result(r, r.result[key]["test_top1"]) for r in runs]
+                run_result(r, r.result[key]["test_top1"]) for r in runs
+            ]
     return table
 
 
@@ -131,13 +149,19 @@ def mean_std(values, ddof: int):
 
 
 def scale_text(results: list[RunResult]) -> str:
-    """"6/50 ep, 2000 train" for reduced-scale runs ("" at full scale); several values
+    """ "6/50 ep, 2000 train" for reduced-scale runs ("" at full scale); several values
     when the seeds of a cell differ."""
     if not any(r.reduced for r in results):
         return ""
-    epochs = sorted({f"{r.epochs}/{r.paper_epochs}" if r.paper_epochs else f"{r.epochs}"
-                     for r in results if r.epochs is not None})
+    epochs = sorted(
+        {
+            f"{r.epochs}/{r.paper_epochs}" if r.paper_epochs else f"{r.epochs}"
+            for r in results
+            if r.epochs is not None
+        }
+    )
     subsets = sorted({r.subset for r in results if r.subset is not None})
     parts = ([f"{','.join(epochs)} ep"] if epochs else []) + (
-        [f"{','.join(map(str, subsets))} train"] if subsets else [])
+        [f"{','.join(map(str, subsets))} train"] if subsets else []
+    )
     return ", ".join(parts)

@@ -1,4 +1,5 @@
 """The folder reports are written into, and the one error a report raises."""
+
 from __future__ import annotations
 
 import json
@@ -24,23 +25,28 @@ class OutputFolder:
         try:
             self.written = set(json.loads(manifest.read_text())) if manifest.is_file() else set()
         except json.JSONDecodeError:
-            raise ReportError(f"{manifest} is not valid JSON; delete it (the report commands "
-                              f"then treat every file there as not theirs)") from None
+            raise ReportError(
+                f"{manifest} is not valid JSON; delete it (the report commands "
+                f"then treat every file there as not theirs)"
+            ) from None
 
     def claim(self, name: str) -> Path:
         path = self.folder / name
         if path.exists() and name not in self.written and not self.overwrite:
-            raise ReportError(f"{path} exists and was not written by scripts/tables.py (not in "
-                              f"{self.folder / MANIFEST}); choose another --out, or pass "
-                              f"--overwrite to replace it")
+            raise ReportError(
+                f"{path} exists and was not written by scripts/tables.py (not in "
+                f"{self.folder / MANIFEST}); choose another --out, or pass "
+                f"--overwrite to replace it"
+            )
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if name not in self.written:
                 self.written.add(name)
                 (self.folder / MANIFEST).write_text(json.dumps(sorted(self.written), indent=1))
         except OSError as e:
-            raise ReportError(f"cannot write in --out {self.folder} ({e.strerror}); choose a "
-                              f"writable folder") from None
+            raise ReportError(
+                f"cannot write in --out {self.folder} ({e.strerror}); choose a writable folder"
+            ) from None
         return path
 
     def write_text(self, name: str, text: str) -> Path:

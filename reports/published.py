@@ -1,5 +1,6 @@
 """The published numbers (docs/published.yaml, docs/published_newer.yaml) and the test of
 whether a measured mean lies inside a published one."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,10 +10,12 @@ import yaml
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # --published name -> (file, section of the file or None): docs/published_newer.yaml holds one
 # section per source (scripts/extract_published.py --newer)
-SOURCES = {"paper": (DOCS / "published.yaml", None),
-           "newer": (DOCS / "published_newer.yaml", "eps_softmax"),        # last epoch, mean of 3
-           "newer-best": (DOCS / "published_newer.yaml", "eps_softmax_best"),  # best epoch
-           "jal": (DOCS / "published_newer.yaml", "jal_summary")}          # unconfirmed summary
+SOURCES = {
+    "paper": (DOCS / "published.yaml", None),
+    "newer": (DOCS / "published_newer.yaml", "eps_softmax"),  # last epoch, mean of 3
+    "newer-best": (DOCS / "published_newer.yaml", "eps_softmax_best"),  # best epoch
+    "jal": (DOCS / "published_newer.yaml", "jal_summary"),
+}  # unconfirmed summary
 
 
 def load_published(dataset: str, source: str = "paper") -> dict:

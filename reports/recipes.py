@@ -8,6 +8,7 @@ code that ran it. Columns come from the run roots (engine/record.py, one folder 
 filled from an earlier side-by-side table (`earlier`: the CSV scripts/compare_official.py
 writes), marked as such, without curves.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,8 +39,11 @@ def read_earlier(path: Path | None) -> dict:
     rows = {}
     for r in csv.DictReader(Path(path).read_text().splitlines()):
         key = (r["kind"], f"{float(r['setting']):g}", r["loss"])
-        rows[key] = {code: (float(r[f"{code}_mean"]), float(r[f"{code}_std"]), int(r[f"{code}_n"]))
-                     for code, _ in CODES if r.get(f"{code}_mean")}
+        rows[key] = {
+            code: (float(r[f"{code}_mean"]), float(r[f"{code}_std"]), int(r[f"{code}_n"]))
+            for code, _ in CODES
+            if r.get(f"{code}_mean")
+        }
     return rows
 
 
@@ -69,8 +73,11 @@ def verdict(by_recipe: dict) -> str:
     yes = [r for r, a in said.items() if a]
     no = [r for r, a in said.items() if not a]
     missing = [r for r in by_recipe if r not in said]
-    text = (f"{' and '.join(yes)} explain{'s' if len(yes) == 1 else ''}" if yes else
-            "no recipe explains it")
+    text = (
+        f"{' and '.join(yes)} explain{'s' if len(yes) == 1 else ''}"
+        if yes
+        else "no recipe explains it"
+    )
     if yes and no:
         text += f"; {' and '.join(no)} not"
     return text + (f" ({', '.join(missing)}: not run)" if missing else "")
@@ -78,8 +85,9 @@ def verdict(by_recipe: dict) -> str:
 
 def build_rows(roots: dict, dataset: str, cells: list, recipes: list, earlier: dict) -> list:
     published = load_published(dataset)
-    found = {(code, r): collect(root, dataset, recipe=r) for code, root in roots.items()
-             for r in recipes}
+    found = {
+        (code, r): collect(root, dataset, recipe=r) for code, root in roots.items() for r in recipes
+    }
     rows = []
     for kind, setting, loss in cells:
         pub = published.get(kind, {}).get(loss, {}).get(float(setting))
@@ -87,12 +95,24 @@ def build_rows(roots: dict, dataset: str, cells: list, recipes: list, earlier: d
         for recipe in recipes:
             for code, _ in CODES:
                 runs = found[(code, recipe)].get((kind, setting, segment(loss, recipe)), [])
-                old = earlier.get((kind, setting, loss), {}).get(code) if recipe == PAPER_RECIPE \
+                old = (
+                    earlier.get((kind, setting, loss), {}).get(code)
+                    if recipe == PAPER_RECIPE
                     else None
+                )
                 columns[(recipe, code)] = column(runs, old)
             answers[recipe] = explains([columns[(recipe, c)] for c, _ in CODES], pub)
-        rows.append({"kind": kind, "setting": setting, "loss": loss, "published": pub,
-                     "columns": columns, "explains": answers, "verdict": verdict(answers)})
+        rows.append(
+            {
+                "kind": kind,
+                "setting": setting,
+                "loss": loss,
+                "published": pub,
+                "columns": columns,
+                "explains": answers,
+                "verdict": verdict(answers),
+            }
+        )
     return rows
 
 
@@ -108,75 +128,142 @@ def fmt(c: dict | None) -> str:
 
 def write_table(rows: list, recipes: list, out: OutputFolder, name: str, title: str) -> list:
     heads = [f"{label}, {recipe}" for recipe in recipes for _, label in CODES]
-    md = [f"### {title}", "", "| noise | loss | published | " + " | ".join(heads) + " | verdict |",
-          "|---|---|---|" + "---|" * len(heads) + "---|"]
+    md = [
+        f"### {title}",
+        "",
+        "| noise | loss | published | " + " | ".join(heads) + " | verdict |",
+        "|---|---|---|" + "---|" * len(heads) + "---|",
+    ]
     buffer = io.StringIO()
     w = csv.writer(buffer)
-    w.writerow(["kind", "setting", "loss", "published_mean", "published_std"] +
-               [f"{code}_{recipe}_{x}" for recipe in recipes for code, _ in CODES
-                for x in ("mean", "std", "n", "complete")] + ["verdict"])
+    w.writerow(
+        ["kind", "setting", "loss", "published_mean", "published_std"]
+        + [
+            f"{code}_{recipe}_{x}"
+            for recipe in recipes
+            for code, _ in CODES
+            for x in ("mean", "std", "n", "complete")
+        ]
+        + ["verdict"]
+    )
     for r in rows:
         p = r["published"]
         pub = "–" if p is None else f"{p[0]:.2f}" + ("" if p[1] is None else f"±{p[1]:.2f}")
         cells = [r["columns"][(recipe, code)] for recipe in recipes for code, _ in CODES]
-        md.append(f"| {r['kind']} {r['setting']} | {r['loss']} | {pub} | "
-                  + " | ".join(fmt(c) for c in cells) + f" | {r['verdict']} |")
-        w.writerow([r["kind"], r["setting"], r["loss"], *(p or [None, None])] +
-                   [x for c in cells for x in ((None,) * 4 if c is None else
-                                               (f"{c['mean']:.4f}", f"{c['std']:.4f}", c["n"],
-                                                c["complete"]))] + [r["verdict"]])
+        md.append(
+            f"| {r['kind']} {r['setting']} | {r['loss']} | {pub} | "
+            + " | ".join(fmt(c) for c in cells)
+            + f" | {r['verdict']} |"
+        )
+        w.writerow(
+            [r["kind"], r["setting"], r["loss"], *(p or [None, None])]
+            + [
+                x
+                for c in cells
+                for x in (
+                    (None,) * 4
+                    if c is None
+                    else (f"{c['mean']:.4f}", f"{c['std']:.4f}", c["n"], c["complete"])
+                )
+            ]
+            + [r["verdict"]]
+        )
     md += ["", "‡ measured in an earlier session (its side-by-side table); no run here, no curve."]
     md += ["", conclusion(rows, recipes)]
-    return [out.write_text(f"{name}.md", "\n".join(md) + "\n"),
-            out.write_text(f"{name}.csv", buffer.getvalue())]
+    return [
+        out.write_text(f"{name}.md", "\n".join(md) + "\n"),
+        out.write_text(f"{name}.csv", buffer.getvalue()),
+    ]
 
 
 def conclusion(rows: list, recipes: list) -> str:
     counts = {recipe: sum(1 for r in rows if r["explains"][recipe]) for recipe in recipes}
-    decided = {recipe: sum(1 for r in rows if r["explains"][recipe] is not None)
-               for recipe in recipes}
-    parts = [f"{recipe} explains {counts[recipe]} of the {decided[recipe]} cells it was run on"
-             for recipe in recipes]
-    neither = [f"{r['kind']} {r['setting']} {r['loss']}" for r in rows
-               if r["explains"] and all(a is False for a in r["explains"].values())]
-    return ("**Count.** " + "; ".join(parts) + "." +
-            (f" Explained by no recipe run: {', '.join(neither)}." if neither else ""))
+    decided = {
+        recipe: sum(1 for r in rows if r["explains"][recipe] is not None) for recipe in recipes
+    }
+    parts = [
+        f"{recipe} explains {counts[recipe]} of the {decided[recipe]} cells it was run on"
+        for recipe in recipes
+    ]
+    neither = [
+        f"{r['kind']} {r['setting']} {r['loss']}"
+        for r in rows
+        if r["explains"] and all(a is False for a in r["explains"].values())
+    ]
+    return (
+        "**Count.** "
+        + "; ".join(parts)
+        + "."
+        + (f" Explained by no recipe run: {', '.join(neither)}." if neither else "")
+    )
 
 
 def figure(row: dict, recipes: list, out: OutputFolder, dataset: str) -> list:
     """Every run's test curve of one cell: colour = code, line style = recipe."""
-    drawn = [(recipe, code, r) for recipe in recipes for code, _ in CODES
-             for r in (row["columns"][(recipe, code)] or {}).get("runs", [])]
+    drawn = [
+        (recipe, code, r)
+        for recipe in recipes
+        for code, _ in CODES
+        for r in (row["columns"][(recipe, code)] or {}).get("runs", [])
+    ]
     if not drawn:
         return []
     fig, ax = new_axes((5.6, 3.8))
     for recipe, code, run in drawn:
         curve = [x["test_top1"] for x in run.rows]
-        ax.plot(range(1, len(curve) + 1), curve, color=COLOURS[code],
-                ls=RECIPE_STYLES[recipes.index(recipe) % len(RECIPE_STYLES)],
-                label=f"{dict(CODES)[code]}, {recipe}, seed {run.where.seed}"
-                      f" ({top1(run):.2f})", alpha=0.9)
+        ax.plot(
+            range(1, len(curve) + 1),
+            curve,
+            color=COLOURS[code],
+            ls=RECIPE_STYLES[recipes.index(recipe) % len(RECIPE_STYLES)],
+            label=f"{dict(CODES)[code]}, {recipe}, seed {run.where.seed} ({top1(run):.2f})",
+            alpha=0.9,
+        )
     for recipe in recipes:
         old = row["columns"][(recipe, "official")]
         if old is not None and old["earlier"]:
-            ax.axhline(old["mean"], color=COLOURS["official"], lw=0.8, ls=":",
-                       label=f"authors' code, {recipe}, earlier session ({old['mean']:.2f})")
+            ax.axhline(
+                old["mean"],
+                color=COLOURS["official"],
+                lw=0.8,
+                ls=":",
+                label=f"authors' code, {recipe}, earlier session ({old['mean']:.2f})",
+            )
     if row["published"] is not None:
         m, s = row["published"]
         ax.axhspan(m - (s or 0), m + (s or 0), color="grey", alpha=0.25)
-        ax.axhline(m, color="grey", lw=1, label=f"published {m:.2f}"
-                   + ("" if s is None else f"±{s:.2f}"))
+        ax.axhline(
+            m, color="grey", lw=1, label=f"published {m:.2f}" + ("" if s is None else f"±{s:.2f}")
+        )
     stem = f"{dataset}_{row['kind']}_{row['setting']}_{row['loss']}_recipes"
-    return save_figure(fig, out, stem, "epoch", "test top-1 (%)",
-                       f"{dataset} {row['kind']} {row['setting']} {row['loss'].upper()}")
+    return save_figure(
+        fig,
+        out,
+        stem,
+        "epoch",
+        "test top-1 (%)",
+        f"{dataset} {row['kind']} {row['setting']} {row['loss'].upper()}",
+    )
 
 
-def write_all(ours, official, dataset: str, cells: list, recipes: list, out: OutputFolder,
-              earlier: Path | None = None, figures: bool = True, name: str | None = None) -> list:
-    rows = build_rows({"ours": ours, "official": official}, dataset, cells, recipes,
-                      read_earlier(earlier))
-    title = (f"{dataset}: which recipe explains each published cell (last-epoch test top-1, "
-             f"mean ± std over seeds, ddof 0; recipes: {', '.join(recipes)})")
+def write_all(
+    ours,
+    official,
+    dataset: str,
+    cells: list,
+    recipes: list,
+    out: OutputFolder,
+    earlier: Path | None = None,
+    figures: bool = True,
+    name: str | None = None,
+) -> list:
+    rows = build_rows(
+        {"ours": ours, "official": official}, dataset, cells, recipes, read_earlier(earlier)
+    )
+    title = (
+        f"{dataset}: which recipe explains each published cell (last-epoch test top-1, "
+        f"mean ± std over seeds, ddof 0; recipes: {', '.join(recipes)})"
+    )
     written = write_table(rows, recipes, out, name or f"{dataset}_recipes", title)
     if figures:
         for row in rows:

@@ -4,6 +4,7 @@ to the validation accuracy on a randomly sampled validation set (20% training da
 validation split keeps its noisy labels (the only labels a user has), so the pair is chosen on
 the last-epoch accuracy on the held-out *noisy* split, and the chosen pair's clean test
 accuracy is reported: the test set never chooses."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -31,25 +32,37 @@ def choose(pairs: dict) -> tuple:
     return max(sorted(pairs, key=str), key=lambda v: mean_std([a for a, _ in pairs[v]], 0)[0])
 
 
-def selection_table(records, keys: list[str], config_values, out: OutputFolder, name: str,
-                    title: str) -> list:
+def selection_table(
+    records, keys: list[str], config_values, out: OutputFolder, name: str, title: str
+) -> list:
     """Per setting: the chosen values, their noisy-validation and test accuracy, the values the
     paper's configs use (`config_values(kind, loss)`) and theirs, and every candidate."""
     found = candidates(records, keys)
-    lines = [f"### {title}", "",
-             f"| noise | loss | chosen {', '.join(keys)} | its noisy val | its test | "
-             f"paper config's | its noisy val | its test | chosen = config? |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {title}",
+        "",
+        f"| noise | loss | chosen {', '.join(keys)} | its noisy val | its test | "
+        f"paper config's | its noisy val | its test | chosen = config? |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     detail = ["", "Every candidate (mean over seeds; noisy val / test):", ""]
     for (kind, setting, loss), pairs in sorted(found.items(), key=str):
         best = choose(pairs)
         paper = config_values(kind, loss)
-        lines.append(f"| {kind} {fmt_setting(setting)} | {loss} | {values_text(best)} | "
-                     + " | ".join(accuracy(pairs.get(best))) + f" | {values_text(paper)} | "
-                     + " | ".join(accuracy(pairs.get(paper)))
-                     + f" | {'yes' if best == paper else 'no'} |")
-        detail.append(f"- {kind} {fmt_setting(setting)} {loss}: " + "; ".join(
-            f"{values_text(v)}: {' / '.join(accuracy(pairs[v]))}" for v in sorted(pairs, key=str)))
+        lines.append(
+            f"| {kind} {fmt_setting(setting)} | {loss} | {values_text(best)} | "
+            + " | ".join(accuracy(pairs.get(best)))
+            + f" | {values_text(paper)} | "
+            + " | ".join(accuracy(pairs.get(paper)))
+            + f" | {'yes' if best == paper else 'no'} |"
+        )
+        detail.append(
+            f"- {kind} {fmt_setting(setting)} {loss}: "
+            + "; ".join(
+                f"{values_text(v)}: {' / '.join(accuracy(pairs[v]))}"
+                for v in sorted(pairs, key=str)
+            )
+        )
     return [out.write_text(f"{name}.md", "\n".join(lines + detail) + "\n")] if found else []
 
 

@@ -23,6 +23,7 @@ the published std is the only estimate of that spread there is.
 "≈ published": inside the published mean ± 2 std (± 1 point where the published std is below
 0.5), as in the paper tables.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,18 +39,27 @@ from .figures import figure_codes
 from .output import OutputFolder
 from .published import load_published, outside
 
-MIN_SPREAD, MIN_TOLERANCE = 0.5, 1.0   # points; see the module docstring
+MIN_SPREAD, MIN_TOLERANCE = 0.5, 1.0  # points; see the module docstring
 
 
-def collect(root, dataset: str, seeds: set | None = None, losses: set | None = None,
-            recipe: str | None = None) -> dict:
+def collect(
+    root,
+    dataset: str,
+    seeds: set | None = None,
+    losses: set | None = None,
+    recipe: str | None = None,
+) -> dict:
     """{(kind, setting, loss[@variant]): [RunRecord]}: every run with an epoch done, finished
     or not (shown as partial); only `seeds` / `losses` / `recipe` when given."""
     cells = defaultdict(list)
     for record in walk_runs(root, dataset):
         w = record.where
-        if ((seeds is not None and int(w.seed) not in seeds) or (losses and record.loss not in losses)
-                or (recipe is not None and record.recipe != recipe) or not record.rows):
+        if (
+            (seeds is not None and int(w.seed) not in seeds)
+            or (losses and record.loss not in losses)
+            or (recipe is not None and record.recipe != recipe)
+            or not record.rows
+        ):
             continue
         cells[(w.kind, w.setting, w.loss)].append(record)
     return cells
@@ -63,8 +73,9 @@ def paired(ours: dict, theirs: dict) -> tuple[dict, dict]:
     for key in sorted(set(ours) & set(theirs)):
         common = {r.where.seed for r in ours[key]} & {r.where.seed for r in theirs[key]}
         if not common:
-            print(f"--paired: {' '.join(key)} has no seed both codes ran; left out",
-                  file=sys.stderr)
+            print(
+                f"--paired: {' '.join(key)} has no seed both codes ran; left out", file=sys.stderr
+            )
             del ours[key], theirs[key]
             continue
         ours[key] = [r for r in ours[key] if r.where.seed in common]
@@ -80,17 +91,22 @@ def summarise(runs: list) -> dict | None:
     if not runs:
         return None
     mean, std = mean_std([top1(r) for r in runs], ddof=0)
-    return {"mean": mean, "std": std, "n": len(runs),
-            "complete": all(r.finished and r.epochs_run >= r.schedule_epochs for r in runs),
-            "epochs": min(r.epochs_run for r in runs),
-            "schedule": max(r.schedule_epochs for r in runs)}
+    return {
+        "mean": mean,
+        "std": std,
+        "n": len(runs),
+        "complete": all(r.finished and r.epochs_run >= r.schedule_epochs for r in runs),
+        "epochs": min(r.epochs_run for r in runs),
+        "schedule": max(r.schedule_epochs for r in runs),
+    }
 
 
 def config_differences(ours: list, theirs: list) -> list[str]:
     """The identity keys on which any two runs of the cell (either side) differ."""
     runs = ours + theirs
-    return sorted({d.split(":", 1)[0] for r in runs[1:] for d in
-                   identity_diff(runs[0].config, r.config)})
+    return sorted(
+        {d.split(":", 1)[0] for r in runs[1:] for d in identity_diff(runs[0].config, r.config)}
+    )
 
 
 def codes_agree(ours: dict, theirs: dict, published) -> bool:
@@ -122,7 +138,9 @@ def verdict(ours: dict | None, theirs: dict | None, published, differences=()) -
 def fmt(summary: dict | None) -> str:
     if summary is None:
         return "–"
-    text = f"{summary['mean']:.2f}" + ("" if math.isnan(summary["std"]) else f"±{summary['std']:.2f}")
+    text = f"{summary['mean']:.2f}" + (
+        "" if math.isnan(summary["std"]) else f"±{summary['std']:.2f}"
+    )
     text += f" (n={summary['n']})"
     if not summary["complete"]:
         text += f" [epoch {summary['epochs']}/{summary['schedule']}]"
@@ -136,50 +154,111 @@ def build_rows(ours: dict, theirs: dict, published: dict) -> list[dict]:
         pub = published.get(kind, {}).get(loss.split("@")[0], {}).get(float(setting))
         a, b = summarise(ours.get(key, [])), summarise(theirs.get(key, []))
         differences = config_differences(ours.get(key, []), theirs.get(key, []))
-        rows.append({"kind": kind, "setting": setting, "loss": loss, "published": pub,
-                     "official": b, "ours": a, "verdict": verdict(a, b, pub, differences)})
+        rows.append(
+            {
+                "kind": kind,
+                "setting": setting,
+                "loss": loss,
+                "published": pub,
+                "official": b,
+                "ours": a,
+                "verdict": verdict(a, b, pub, differences),
+            }
+        )
     return rows
 
 
 def write_report(rows: list[dict], out: OutputFolder, dataset: str, name: str) -> list:
-    md = [f"### {dataset}: published | the authors' code, run here | this project "
-          f"(last-epoch test top-1, mean ± std over seeds, ddof 0)", "",
-          "| noise | loss | published | authors' code | this project | verdict |",
-          "|---|---|---|---|---|---|"]
+    md = [
+        f"### {dataset}: published | the authors' code, run here | this project "
+        f"(last-epoch test top-1, mean ± std over seeds, ddof 0)",
+        "",
+        "| noise | loss | published | authors' code | this project | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         p = r["published"]
         pub = "–" if p is None else f"{p[0]:.2f}" + ("" if p[1] is None else f"±{p[1]:.2f}")
-        md.append(f"| {r['kind']} {r['setting']} | {r['loss']} | {pub} | {fmt(r['official'])} | "
-                  f"{fmt(r['ours'])} | {r['verdict']} |")
+        md.append(
+            f"| {r['kind']} {r['setting']} | {r['loss']} | {pub} | {fmt(r['official'])} | "
+            f"{fmt(r['ours'])} | {r['verdict']} |"
+        )
     buffer = io.StringIO()
     w = csv.writer(buffer)
-    w.writerow(["kind", "setting", "loss", "published_mean", "published_std",
-                "official_mean", "official_std", "official_n", "official_epochs",
-                "ours_mean", "ours_std", "ours_n", "ours_epochs", "verdict"])
+    w.writerow(
+        [
+            "kind",
+            "setting",
+            "loss",
+            "published_mean",
+            "published_std",
+            "official_mean",
+            "official_std",
+            "official_n",
+            "official_epochs",
+            "ours_mean",
+            "ours_std",
+            "ours_n",
+            "ours_epochs",
+            "verdict",
+        ]
+    )
     for r in rows:
         cols = []
         for s in (r["official"], r["ours"]):
-            cols += ([None] * 4 if s is None else
-                     [f"{s['mean']:.4f}", f"{s['std']:.4f}", s["n"], s["epochs"]])
-        w.writerow([r["kind"], r["setting"], r["loss"], *(r["published"] or [None, None]), *cols,
-                    r["verdict"]])
-    return [out.write_text(f"{name}.md", "\n".join(md) + "\n"),
-            out.write_text(f"{name}.csv", buffer.getvalue())]
+            cols += (
+                [None] * 4
+                if s is None
+                else [f"{s['mean']:.4f}", f"{s['std']:.4f}", s["n"], s["epochs"]]
+            )
+        w.writerow(
+            [
+                r["kind"],
+                r["setting"],
+                r["loss"],
+                *(r["published"] or [None, None]),
+                *cols,
+                r["verdict"],
+            ]
+        )
+    return [
+        out.write_text(f"{name}.md", "\n".join(md) + "\n"),
+        out.write_text(f"{name}.csv", buffer.getvalue()),
+    ]
 
 
-def figure_cell(ours: list, theirs: list, published, out: OutputFolder, dataset: str,
-                key: tuple) -> list:
+def figure_cell(
+    ours: list, theirs: list, published, out: OutputFolder, dataset: str, key: tuple
+) -> list:
     kind, setting, loss = key
-    sides = [(label, colour, [(r.where.seed, [row["test_top1"] for row in r.rows]) for r in runs])
-             for runs, label, colour in ((theirs, "authors' code", "tab:orange"),
-                                         (ours, "this project", "tab:blue"))]
-    return figure_codes(out, f"{dataset}_{kind}_{setting}_{loss}_side_by_side",
-                        f"{dataset} {kind} {setting} {loss.upper()}", sides, published)
+    sides = [
+        (label, colour, [(r.where.seed, [row["test_top1"] for row in r.rows]) for r in runs])
+        for runs, label, colour in (
+            (theirs, "authors' code", "tab:orange"),
+            (ours, "this project", "tab:blue"),
+        )
+    ]
+    return figure_codes(
+        out,
+        f"{dataset}_{kind}_{setting}_{loss}_side_by_side",
+        f"{dataset} {kind} {setting} {loss.upper()}",
+        sides,
+        published,
+    )
 
 
-def write_all(runs, official_runs, dataset: str, out: OutputFolder, figures: bool = True,
-              losses: set | None = None, seeds: set | None = None, pair: bool = False,
-              recipe: str | None = None, name: str | None = None) -> list:
+def write_all(
+    runs,
+    official_runs,
+    dataset: str,
+    out: OutputFolder,
+    figures: bool = True,
+    losses: set | None = None,
+    seeds: set | None = None,
+    pair: bool = False,
+    recipe: str | None = None,
+    name: str | None = None,
+) -> list:
     """`losses`/`seeds`/`recipe`: only those runs; `pair`: per cell, only the seeds both codes
     ran (either way both columns average the same noisy labels)."""
     ours = collect(runs, dataset, seeds, losses, recipe)
@@ -195,6 +274,7 @@ def write_all(runs, official_runs, dataset: str, out: OutputFolder, figures: boo
     if figures:
         for r in rows:
             key = (r["kind"], r["setting"], r["loss"])
-            written += figure_cell(ours.get(key, []), theirs.get(key, []), r["published"], out,
-                                   dataset, key)
+            written += figure_cell(
+                ours.get(key, []), theirs.get(key, []), r["published"], out, dataset, key
+            )
     return written

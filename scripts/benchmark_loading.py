@@ -11,6 +11,7 @@ is the rate at which each path can feed training, augmentation included.
 quality 90) to a temporary folder; --webvision reads the first images of the real training list.
 Decide on your own machine: which path is faster depends on the CPU cores against the GPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,7 @@ from engine.runtime import epoch_generator, pick_device  # noqa: E402
 
 def synthetic_jpegs(folder: Path, n: int) -> list[str]:
     from PIL import Image
+
     rng = np.random.default_rng(0)
     # smooth random content (a noise image compresses unrealistically badly)
     base = rng.integers(0, 256, (n, 16, 22, 3), dtype=np.uint8)
@@ -63,12 +65,22 @@ def synthetic_jpegs(folder: Path, n: int) -> list[str]:
 
 
 def measure(paths, decode, augment, device, workers, batch, batches) -> float:
-    source = FileSource(FileImages(paths, wv.CROP, decode), wv.MEAN, wv.STD, augment, device,
-                        channels_last=device.type == "cuda", workers=workers,
-                        step_seed=seeds.decode_step_seed)
+    source = FileSource(
+        FileImages(paths, wv.CROP, decode),
+        wv.MEAN,
+        wv.STD,
+        augment,
+        device,
+        channels_last=device.type == "cuda",
+        workers=workers,
+        step_seed=seeds.decode_step_seed,
+    )
     n = 0
-    it = source.train_batches(batch, epoch_generator(0, 0)) if augment != "none" else \
-        source.eval_batches(batch)
+    it = (
+        source.train_batches(batch, epoch_generator(0, 0))
+        if augment != "none"
+        else source.eval_batches(batch)
+    )
     t0 = None
     for step, (x, _) in enumerate(it):
         if step == 1:  # the first batch includes starting the workers
@@ -97,19 +109,27 @@ def main(argv=None) -> int:
             paths = synthetic_jpegs(Path(tmp), args.synthetic)
         else:
             paths = [path for path, _ in wv.read_webvision(args.webvision).train]
-        paths = paths[:args.batch * (args.batches + 2)]
+        paths = paths[: args.batch * (args.batches + 2)]
         results = {}
         for decode in ("cpu", "device"):
             for augment in ("webvision", "none"):
                 results[f"{decode}/{'train' if augment != 'none' else 'eval'}"] = measure(
-                    paths, decode, augment, device, args.workers, args.batch, args.batches)
-    info = {"device": str(device), "workers": args.workers, "batch": args.batch,
-            "threads": torch.get_num_threads(), "images_per_s": results}
+                    paths, decode, augment, device, args.workers, args.batch, args.batches
+                )
+    info = {
+        "device": str(device),
+        "workers": args.workers,
+        "batch": args.batch,
+        "threads": torch.get_num_threads(),
+        "images_per_s": results,
+    }
     if args.json:
         print(json.dumps(info))
         return 0
-    print(f"{device}, {args.workers} workers, batch {args.batch}, {torch.get_num_threads()} "
-          f"threads in the main process")
+    print(
+        f"{device}, {args.workers} workers, batch {args.batch}, {torch.get_num_threads()} "
+        f"threads in the main process"
+    )
     for key, rate in results.items():
         decode, split = key.split("/")
         base = results[f"cpu/{split}"]

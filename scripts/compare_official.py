@@ -11,6 +11,7 @@ published | each code under each recipe | verdict, a figure per cell with every 
 the count over cells; --cells kind:rate:loss,... picks the cells (in order), --earlier CSV
 fills a paper-era column that has no run here from an earlier side-by-side table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,32 +28,56 @@ from reports.side_by_side import write_all  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--runs", type=Path, required=True, help="this project's runs root")
-    p.add_argument("--official-runs", type=Path, required=True,
-                   help="the authors' code's runs (scripts/official_apl.py --runs)")
+    p.add_argument(
+        "--official-runs",
+        type=Path,
+        required=True,
+        help="the authors' code's runs (scripts/official_apl.py --runs)",
+    )
     p.add_argument("--dataset", default="mnist", help="dataset folder under both roots")
     p.add_argument("--out", type=Path, required=True, help="where the table and figures go")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace existing files in --out that this command did not write")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing files in --out that this command did not write",
+    )
     p.add_argument("--no-figures", action="store_true", help="the table only")
-    p.add_argument("--losses", help="comma list: only these losses' cells (default: every loss "
-                                    "either code has runs of)")
-    p.add_argument("--recipe", help="only runs of this recipe (default: every recipe; each "
-                                    "variant is a cell of its own)")
-    p.add_argument("--seeds", help="comma list: only these seeds' runs, e.g. the seeds both codes "
-                                   "ran, so each column averages the same noisy labels (default: "
-                                   "every seed either code has)")
-    p.add_argument("--paired", action="store_true",
-                   help="per cell, only the seeds both codes ran (table and figures)")
-    p.add_argument("--name", help="file name stem of the table (default: <dataset>_side_by_side, "
-                                  "or <dataset>_recipes with --recipes)")
+    p.add_argument(
+        "--losses",
+        help="comma list: only these losses' cells (default: every loss either code has runs of)",
+    )
+    p.add_argument(
+        "--recipe",
+        help="only runs of this recipe (default: every recipe; each variant is a cell of its own)",
+    )
+    p.add_argument(
+        "--seeds",
+        help="comma list: only these seeds' runs, e.g. the seeds both codes "
+        "ran, so each column averages the same noisy labels (default: "
+        "every seed either code has)",
+    )
+    p.add_argument(
+        "--paired",
+        action="store_true",
+        help="per cell, only the seeds both codes ran (table and figures)",
+    )
+    p.add_argument(
+        "--name",
+        help="file name stem of the table (default: <dataset>_side_by_side, "
+        "or <dataset>_recipes with --recipes)",
+    )
     p.add_argument("--recipes", help="comma list, e.g. paper,release: the recipe report instead")
-    p.add_argument("--cells", help="with --recipes: comma list of kind:rate:loss, e.g. "
-                                   "sym:0.8:ce,asym:0.4:nce+rce")
-    p.add_argument("--earlier", type=Path, help="with --recipes: an earlier side-by-side CSV "
-                                                "for paper-era columns with no run here")
+    p.add_argument(
+        "--cells",
+        help="with --recipes: comma list of kind:rate:loss, e.g. sym:0.8:ce,asym:0.4:nce+rce",
+    )
+    p.add_argument(
+        "--earlier",
+        type=Path,
+        help="with --recipes: an earlier side-by-side CSV for paper-era columns with no run here",
+    )
     return p
 
 
@@ -73,11 +98,20 @@ def parse_cells(text: str) -> list[tuple]:
 
 def recipe_report(args) -> list:
     from reports.recipes import write_all as write_recipes
+
     if not args.cells:
         raise ReportError("--recipes needs --cells kind:rate:loss,... (the cells to explain)")
-    return write_recipes(args.runs, args.official_runs, args.dataset, parse_cells(args.cells),
-                         args.recipes.split(","), OutputFolder(args.out, args.overwrite),
-                         args.earlier, not args.no_figures, args.name)
+    return write_recipes(
+        args.runs,
+        args.official_runs,
+        args.dataset,
+        parse_cells(args.cells),
+        args.recipes.split(","),
+        OutputFolder(args.out, args.overwrite),
+        args.earlier,
+        not args.no_figures,
+        args.name,
+    )
 
 
 def main(argv=None) -> int:
@@ -86,13 +120,28 @@ def main(argv=None) -> int:
     try:
         seeds = {int(s) for s in args.seeds.split(",")} if args.seeds else None
     except ValueError:
-        print(f"error: --seeds {args.seeds!r}: give integers separated by commas, e.g. "
-              f"--seeds 0,123", file=sys.stderr)
+        print(
+            f"error: --seeds {args.seeds!r}: give integers separated by commas, e.g. --seeds 0,123",
+            file=sys.stderr,
+        )
         return 2
     try:
-        written = recipe_report(args) if args.recipes else write_all(
-            args.runs, args.official_runs, args.dataset, OutputFolder(args.out, args.overwrite),
-            not args.no_figures, losses, seeds, args.paired, args.recipe, args.name)
+        written = (
+            recipe_report(args)
+            if args.recipes
+            else write_all(
+                args.runs,
+                args.official_runs,
+                args.dataset,
+                OutputFolder(args.out, args.overwrite),
+                not args.no_figures,
+                losses,
+                seeds,
+                args.paired,
+                args.recipe,
+                args.name,
+            )
+        )
     except (ReportError, RecordError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ Only the main tables are taken (not the † [NB-0203] variants, not the ablation
 With --newer, the tables of newer-losses.md (the epsilon-softmax paper's re-runs under APL's
 protocol, means only) and its JAL summary go, each under its source, into published_newer.yaml.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,10 @@ TABLES = {  # heading in the spec -> (dataset, kind)
     "**CIFAR-100, symmetric noise**": ("cifar100", "sym"),
     "**CIFAR-100, asymmetric noise**": ("cifar100", "asym"),
 }
-ETA01_TABLES = {"CIFAR-10 asymmetric rows available at η = 0.1 only": ("cifar10", "asym"),
-                "CIFAR-100 asymmetric rows available at η = 0.1 only": ("cifar100", "asym")}
+ETA01_TABLES = {
+    "CIFAR-10 asymmetric rows available at η = 0.1 only": ("cifar10", "asym"),
+    "CIFAR-100 asymmetric rows available at η = 0.1 only": ("cifar100", "asym"),
+}
 CELL = re.compile(r"(\d+\.\d+)±(\d+\.\d+)")
 
 
@@ -52,7 +55,7 @@ def parse(spec: str) -> dict:
             while j < len(lines) and lines[j].startswith("|"):
                 cells = [c.strip() for c in lines[j].strip().strip("|").split("|")]
                 row = {}
-                for rate, cell in zip(rates, cells[1:]):
+                for rate, cell in zip(rates, cells[1:], strict=False):
                     m = CELL.search(cell)
                     if m:
                         row[rate] = [float(m.group(1)), float(m.group(2))]
@@ -67,33 +70,50 @@ def parse(spec: str) -> dict:
             j += 2
             while j < len(lines) and lines[j].startswith("|"):
                 cells = [c.strip() for c in lines[j].strip().strip("|").split("|")]
-                for label, cell in zip(cells[0::2], cells[1::2]):
+                for label, cell in zip(cells[0::2], cells[1::2], strict=False):
                     m = CELL.search(cell)
                     if label and m:
                         out[dataset][kind].setdefault(loss_key(label), {})[0.1] = [
-                            float(m.group(1)), float(m.group(2))]
+                            float(m.group(1)),
+                            float(m.group(2)),
+                        ]
                 j += 1
     return out
 
 
 # newer-losses.md: table heading -> (section, dataset, kind or None for both); column -> setting
-NEWER_TABLES = {"## CIFAR-10, last epoch": ("eps_softmax", "cifar10"),
-                "## CIFAR-100, last epoch": ("eps_softmax", "cifar100"),
-                "## CIFAR-10N / CIFAR-100N": ("eps_softmax_best", None)}
-NEWER_COLUMNS = {"clean": ("sym", 0.0), "C10N aggregate": ("cifar10n", "aggre"),
-                 "random1": ("cifar10n", "random1"), "worst": ("cifar10n", "worse"),
-                 "C100N noisy": ("cifar100n", "noisy")}
+NEWER_TABLES = {
+    "## CIFAR-10, last epoch": ("eps_softmax", "cifar10"),
+    "## CIFAR-100, last epoch": ("eps_softmax", "cifar100"),
+    "## CIFAR-10N / CIFAR-100N": ("eps_softmax_best", None),
+}
+NEWER_COLUMNS = {
+    "clean": ("sym", 0.0),
+    "C10N aggregate": ("cifar10n", "aggre"),
+    "random1": ("cifar10n", "random1"),
+    "worst": ("cifar10n", "worse"),
+    "C100N noisy": ("cifar100n", "noisy"),
+}
 NEWER_SOURCES = {
-    "eps_softmax": {"source": "Wang et al., epsilon-softmax, NeurIPS 2024, Table 2 (code "
-                              "cswjl/eps-softmax), as given in ../shared/docs/newer-losses.md",
-                    "metric": "clean test top-1 (%) at the last epoch, mean of 3 runs; no std"},
-    "eps_softmax_best": {"source": "Wang et al., epsilon-softmax, NeurIPS 2024, Table 4, as given "
-                                   "in ../shared/docs/newer-losses.md",
-                         "metric": "test top-1 (%) at the BEST epoch, mean of 5 runs; no std"},
-    "jal_summary": {"source": "JAL (ICCV 2025) numbers from a secondary summary, UNCONFIRMED, as "
-                              "given in ../shared/docs/newer-losses.md",
-                    "metric": "clean test top-1 (%), protocol as in the JAL paper; no std"}}
-JAL_BLOCK = re.compile(r"(CIFAR-100|CIFAR-10) ((?:[SA]\d\.\d, )*[SA]\d\.\d):\s*((?:[\d./]+[;.]\s*){3})")
+    "eps_softmax": {
+        "source": "Wang et al., epsilon-softmax, NeurIPS 2024, Table 2 (code "
+        "cswjl/eps-softmax), as given in ../shared/docs/newer-losses.md",
+        "metric": "clean test top-1 (%) at the last epoch, mean of 3 runs; no std",
+    },
+    "eps_softmax_best": {
+        "source": "Wang et al., epsilon-softmax, NeurIPS 2024, Table 4, as given "
+        "in ../shared/docs/newer-losses.md",
+        "metric": "test top-1 (%) at the BEST epoch, mean of 5 runs; no std",
+    },
+    "jal_summary": {
+        "source": "JAL (ICCV 2025) numbers from a secondary summary, UNCONFIRMED, as "
+        "given in ../shared/docs/newer-losses.md",
+        "metric": "clean test top-1 (%), protocol as in the JAL paper; no std",
+    },
+}
+JAL_BLOCK = re.compile(
+    r"(CIFAR-100|CIFAR-10) ((?:[SA]\d\.\d, )*[SA]\d\.\d):\s*((?:[\d./]+[;.]\s*){3})"
+)
 
 
 def newer_loss_key(label: str) -> str:
@@ -120,35 +140,48 @@ def parse_newer(text: str) -> dict:
         section, dataset = NEWER_TABLES[heading]
         j = next(k for k in range(i + 1, len(lines)) if lines[k].startswith("|"))
         columns = [c.strip() for c in lines[j].strip().strip("|").split("|")][1:]
-        for row in lines[j + 2:]:
+        for row in lines[j + 2 :]:
             if not row.startswith("|"):
                 break
             cells = [c.strip() for c in row.strip().strip("|").split("|")]
-            for column, cell in zip(columns, cells[1:]):
+            for column, cell in zip(columns, cells[1:], strict=False):
                 if re.fullmatch(r"\d+\.\d+", cell):
                     name, kind, setting = newer_setting(column, dataset)
                     out[section].setdefault(name, {}).setdefault(kind, {}).setdefault(
-                        newer_loss_key(cells[0]), {})[setting] = [float(cell), None]
+                        newer_loss_key(cells[0]), {}
+                    )[setting] = [float(cell), None]
     for dataset, columns, values in JAL_BLOCK.findall(text.split("## JAL", 1)[1]):
         losses = ("nce+rce", "anl-ce", "jal-ce")
-        for loss, group in zip(losses, re.findall(r"[\d./]+(?=[;.]\s|[;.]$)", values)):
-            for column, value in zip(columns.split(", "), group.split("/")):
+        for loss, group in zip(
+            losses, re.findall(r"[\d./]+(?=[;.]\s|[;.]$)", values), strict=False
+        ):
+            for column, value in zip(columns.split(", "), group.split("/"), strict=False):
                 name, kind, setting = newer_setting(column, dataset.lower().replace("-", ""))
-                out["jal_summary"].setdefault(name, {}).setdefault(kind, {}).setdefault(
-                    loss, {})[setting] = [float(value), None]
+                out["jal_summary"].setdefault(name, {}).setdefault(kind, {}).setdefault(loss, {})[
+                    setting
+                ] = [float(value), None]
     return out
 
 
 def write_newer(source: Path, out: Path) -> int:
     sections = parse_newer(source.read_text())
-    doc = {"source": f"{source.name}: published numbers of the losses after APL, one section per "
-                     "source; tables.py --published selects them",
-           "format": "section -> dataset -> kind -> loss -> setting -> [mean, std or null]",
-           **sections}
-    out.write_text(yaml.safe_dump(doc, sort_keys=False, width=110, allow_unicode=True,
-                                  default_flow_style=None))
-    n = sum(len(r) for sec in sections.values() for d in sec.values() if isinstance(d, dict)
-            for k in d.values() for r in k.values())
+    doc = {
+        "source": f"{source.name}: published numbers of the losses after APL, one section per "
+        "source; tables.py --published selects them",
+        "format": "section -> dataset -> kind -> loss -> setting -> [mean, std or null]",
+        **sections,
+    }
+    out.write_text(
+        yaml.safe_dump(doc, sort_keys=False, width=110, allow_unicode=True, default_flow_style=None)
+    )
+    n = sum(
+        len(r)
+        for sec in sections.values()
+        for d in sec.values()
+        if isinstance(d, dict)
+        for k in d.values()
+        for r in k.values()
+    )
     print(f"wrote {out}: {n} published cells")
     return 0
 
@@ -156,29 +189,39 @@ def write_newer(source: Path, out: Path) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--spec", default=str(ROOT.parent / "shared/docs/paper.md"))
-    p.add_argument("--out", default=None, help="default docs/published.yaml "
-                                                "(--newer: docs/published_newer.yaml)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="default docs/published.yaml (--newer: docs/published_newer.yaml)",
+    )
     p.add_argument("--newer", action="store_true", help="extract newer-losses.md instead")
     args = p.parse_args(argv)
     if args.newer:
-        spec = args.spec if args.spec != p.get_default("spec") else str(
-            ROOT.parent / "shared/docs/newer-losses.md")
+        spec = (
+            args.spec
+            if args.spec != p.get_default("spec")
+            else str(ROOT.parent / "shared/docs/newer-losses.md")
+        )
         return write_newer(Path(spec), Path(args.out or ROOT / "docs/published_newer.yaml"))
     args.out = args.out or str(ROOT / "docs/published.yaml")
     tables = parse(Path(args.spec).read_text())
     doc = {
         "source": "Authors' own results, HanxunH/Active-Passive-Losses@fdd52a2 plot_results.ipynb "
-                  "([NB-0210]), as given in ../shared/docs/paper.md §11.2-11.5. Not diffed "
-                  "against the paper PDF (spec §16).",
+        "([NB-0210]), as given in ../shared/docs/paper.md §11.2-11.5. Not diffed "
+        "against the paper PDF (spec §16).",
         "metric": "clean test top-1 (%) at the last epoch",
         "aggregate": "mean and population std (ddof 0) over 3 runs, seeds 0/123/515",
         "format": "dataset -> kind -> loss -> noise rate -> [mean, std]",
-        "webvision_mini": {"source": "Papers-with-Code archive (spec §11.5), ILSVRC12 val, "
-                                     "classes 0-49, top-1", "nce+rce": 62.64, "nce+mae": 62.36},
+        "webvision_mini": {
+            "source": "Papers-with-Code archive (spec §11.5), ILSVRC12 val, classes 0-49, top-1",
+            "nce+rce": 62.64,
+            "nce+mae": 62.36,
+        },
         **tables,
     }
-    Path(args.out).write_text(yaml.safe_dump(doc, sort_keys=False, width=110, allow_unicode=True,
-                                             default_flow_style=None))
+    Path(args.out).write_text(
+        yaml.safe_dump(doc, sort_keys=False, width=110, allow_unicode=True, default_flow_style=None)
+    )
     n = sum(len(r) for d in tables.values() for k in d.values() for r in k.values())
     print(f"wrote {args.out}: {n} published cells")
     return 0

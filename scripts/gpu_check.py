@@ -28,6 +28,7 @@ is rewritten after every part, so an interrupted check leaves what it measured.
 Without a CUDA device (or with --dry-run) it runs on the CPU with tiny step counts: the cuda
 tests skip, the timings are the CPU's, and the JSON says "mode": "dry-run".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,9 @@ sys.path.insert(0, str(ROOT))
 from engine.cli import HelpFormatter  # noqa: E402
 from engine.io import write_json_atomic  # noqa: E402
 
-CUDA_TESTS = ["tests/test_cuda.py"]   # where the tier marked `cuda` lives
+CUDA_TESTS = ["tests/test_cuda.py"]  # where the tier marked `cuda` lives
 PROJECTED_DATASETS = ("mnist", "cifar10", "cifar100")
-MIN_PART_S = 5   # a part with less time left than this is skipped, not started
+MIN_PART_S = 5  # a part with less time left than this is skipped, not started
 # (on a GPU, in a dry run): steps, warm-up steps, tests budget s, timing budget s. The GPU
 # budgets add up to 7.5 min with the start-up; the dry ones keep CI short.
 SIZES = {False: (100, 10, 210, 240), True: (2, 1, 120, 300)}
@@ -59,20 +60,31 @@ LOADING_BUDGET_S = 60
 
 def environment(device: str) -> dict:
     import torch
-    env = {"python": platform.python_version(), "torch": torch.__version__,
-           "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
-           "host": platform.node(), "cpu_cores": os.cpu_count(), "device": device,
-           "gpu": None}
+
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "host": platform.node(),
+        "cpu_cores": os.cpu_count(),
+        "device": device,
+        "gpu": None,
+    }
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(torch.device(device))
-        env["gpu"] = {"name": props.name, "memory_gib": props.total_memory / 2**30,
-                      "capability": f"{props.major}.{props.minor}",
-                      "multiprocessors": props.multi_processor_count,
-                      "bf16_supported": torch.cuda.is_bf16_supported()}
+        env["gpu"] = {
+            "name": props.name,
+            "memory_gib": props.total_memory / 2**30,
+            "capability": f"{props.major}.{props.minor}",
+            "multiprocessors": props.multi_processor_count,
+            "bf16_supported": torch.cuda.is_bf16_supported(),
+        }
     return env
 
 
 # ---- part 1: the cuda test tier ---------------------------------------------------------------
+
 
 def junit_counts(xml_path: Path) -> dict:
     """pass/fail/error/skip counts and each failure's first line, from pytest's junit XML."""
@@ -88,28 +100,47 @@ def junit_counts(xml_path: Path) -> dict:
             if found is not None:
                 first = (found.get("message") or "").splitlines()[:1]
                 into.append(f"{name}: {first[0] if first else tag}")
-    return {**counts, "problems": problems, "skip_reasons": sorted(set(
-        s.split(": ", 1)[1] for s in skips))}
+    return {
+        **counts,
+        "problems": problems,
+        "skip_reasons": sorted(set(s.split(": ", 1)[1] for s in skips)),
+    }
 
 
 def run_tests(budget: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "cuda.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider",
-               f"--junitxml={xml}", *CUDA_TESTS]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-m",
+            "cuda",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={xml}",
+            *CUDA_TESTS,
+        ]
         code, stdout, stderr = run_group(cmd, budget)
         if not xml.is_file():
-            raise RuntimeError(f"pytest wrote no report (exit {code}): "
-                               f"{stdout[-500:]}{stderr[-500:]}")
-        return {"exit_code": code, **junit_counts(xml),
-                "summary": stdout.strip().splitlines()[-1:]}
+            raise RuntimeError(
+                f"pytest wrote no report (exit {code}): {stdout[-500:]}{stderr[-500:]}"
+            )
+        return {"exit_code": code, **junit_counts(xml), "summary": stdout.strip().splitlines()[-1:]}
 
 
 def run_group(cmd: list[str], budget: float) -> tuple[int, str, str]:
     """Run cmd in its own process group; past the budget the whole group is killed, so the
     trainings and torchrun the tests started do not keep the GPU busy for the next part."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = proc.communicate(timeout=budget)
     except subprocess.TimeoutExpired:
@@ -121,18 +152,36 @@ def run_group(cmd: list[str], budget: float) -> tuple[int, str, str]:
 
 # ---- part 2: timings --------------------------------------------------------------------------
 
+
 def benchmark_args(args, device: str, steps: int, warmup: int):
     from scripts import benchmark
+
     return benchmark.build_parser().parse_args(
-        ["--models", args.models, "--pipelines", "reference,fast", "--steps", str(steps),
-         "--warmup", str(warmup), "--data-root", args.data_root, "--workers", str(args.workers),
-         "--device", device, "--json"])
+        [
+            "--models",
+            args.models,
+            "--pipelines",
+            "reference,fast",
+            "--steps",
+            str(steps),
+            "--warmup",
+            str(warmup),
+            "--data-root",
+            args.data_root,
+            "--workers",
+            str(args.workers),
+            "--device",
+            device,
+            "--json",
+        ]
+    )
 
 
 def run_timing(bargs, budget: float) -> dict:
     """benchmark.py's GEMM peak and per-model measurements, each worker limited to the time
     left; a model that fails or runs out of time is recorded and the next one still runs."""
     from scripts import benchmark
+
     deadline = time.monotonic() + budget
     bargs.worker_timeout = budget
     out = {"machine": benchmark.machine(bargs), "models": {}}
@@ -143,8 +192,7 @@ def run_timing(bargs, budget: float) -> dict:
             continue
         bargs.worker_timeout = left
         try:
-            row = benchmark.benchmark_model(bargs, model_key,
-                                            out["machine"]["gemm_fp32"])
+            row = benchmark.benchmark_model(bargs, model_key, out["machine"]["gemm_fp32"])
             out["models"][model_key] = {"status": "ok", **row}
         except (benchmark.WorkerFailed, SystemExit) as e:
             out["models"][model_key] = {"status": "failed", "error": str(e)}
@@ -158,9 +206,21 @@ LOADING = {False: ("512", "8", "64"), True: ("32", "2", "8")}  # images, batches
 
 def run_loading(device: str, workers: int, dry: bool, budget: float) -> dict:
     images, batches, batch = LOADING[dry]
-    cmd = [sys.executable, str(ROOT / "scripts/benchmark_loading.py"), "--synthetic", images,
-           "--batches", batches, "--batch", batch, "--workers", str(max(workers, 1)),
-           "--device", device, "--json"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts/benchmark_loading.py"),
+        "--synthetic",
+        images,
+        "--batches",
+        batches,
+        "--batch",
+        batch,
+        "--workers",
+        str(max(workers, 1)),
+        "--device",
+        device,
+        "--json",
+    ]
     code, stdout, stderr = run_group(cmd, budget)
     if code != 0:
         raise RuntimeError(f"benchmark_loading.py exit {code}: {stderr.strip()[-500:]}")
@@ -169,13 +229,16 @@ def run_loading(device: str, workers: int, dry: bool, budget: float) -> dict:
 
 # ---- part 4: projected wall time of the paper's tables ----------------------------------------
 
+
 def table_runs(dataset: str) -> dict:
     """{kind: [epochs of each run]} of the paper's table for `dataset`: scripts/sweep.py's
     default grid (its losses, rates and seeds), each run's epochs from its config."""
     from engine.experiment import load_config
     from scripts import sweep
-    runs = sweep.build_runs(sweep.build_parser().parse_args(["--dataset", dataset,
-                                                             "--out", "unused"]))
+
+    runs = sweep.build_runs(
+        sweep.build_parser().parse_args(["--dataset", dataset, "--out", "unused"])
+    )
     epochs = {}
     table = {}
     for run in runs:
@@ -202,11 +265,17 @@ def projection(timing: dict) -> dict:
         times = epoch_times(timing, dataset)
         tables = {}
         for kind, epochs in table_runs(dataset).items():
-            tables[kind] = {"runs": len(epochs), "epochs": sum(epochs),
-                            "projected_s": {p: sum(epochs) * t for p, t in times.items()}}
+            tables[kind] = {
+                "runs": len(epochs),
+                "epochs": sum(epochs),
+                "projected_s": {p: sum(epochs) * t for p, t in times.items()},
+            }
         total = sum(t["epochs"] for t in tables.values())
-        tables["total"] = {"runs": sum(t["runs"] for t in tables.values()), "epochs": total,
-                           "projected_s": {p: total * t for p, t in times.items()}}
+        tables["total"] = {
+            "runs": sum(t["runs"] for t in tables.values()),
+            "epochs": total,
+            "projected_s": {p: total * t for p, t in times.items()},
+        }
         if not times:
             tables["note"] = f"no epoch time measured for {dataset}"
         out[dataset] = {"epoch_s": times, "tables": tables}
@@ -215,6 +284,7 @@ def projection(timing: dict) -> dict:
 
 # ---- driver ----------------------------------------------------------------------------------
 
+
 def timed_part(report: dict, name: str, out: Path, fn, *fn_args) -> None:
     """Run one part; its result or its failure goes into the report, which is written."""
     start = time.monotonic()
@@ -222,7 +292,7 @@ def timed_part(report: dict, name: str, out: Path, fn, *fn_args) -> None:
         report[name] = {"status": "ok", **fn(*fn_args)}
     except subprocess.TimeoutExpired as e:
         report[name] = {"status": "timeout", "error": f"ran past its budget of {e.timeout:.0f} s"}
-    except Exception as e:   # recorded, not fatal: the next part still runs
+    except Exception as e:  # recorded, not fatal: the next part still runs
         report[name] = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
     report[name]["seconds"] = time.monotonic() - start
     print(f"{name}: {report[name]['status']} ({report[name]['seconds']:.0f} s)", flush=True)
@@ -230,23 +300,42 @@ def timed_part(report: dict, name: str, out: Path, fn, *fn_args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--out", type=Path, default=Path("gpu_check.json"), help="the JSON to write")
-    p.add_argument("--data-root", default="data",
-                   help="real MNIST / CIFAR-10 (the authors' code needs them); else synthetic")
-    p.add_argument("--models", default=",".join(PROJECTED_DATASETS),
-                   help="models to time (benchmark.py keys)")
-    p.add_argument("--workers", type=int, default=0,
-                   help="DataLoader workers of the reference pipeline and the authors' code")
-    p.add_argument("--dry-run", action="store_true",
-                   help="run on the CPU with tiny step counts (automatic without CUDA)")
-    p.add_argument("--steps", type=int, help="timed steps per measurement (unset: 100 on a "
-                                             "GPU, 2 in a dry run)")
-    p.add_argument("--tests-budget", type=float, help="seconds for the cuda tests (unset: 210 "
-                                                      "on a GPU, 120 in a dry run)")
-    p.add_argument("--timing-budget", type=float, help="seconds for the timings (unset: 240 "
-                                                       "on a GPU, 300 in a dry run)")
+    p.add_argument(
+        "--data-root",
+        default="data",
+        help="real MNIST / CIFAR-10 (the authors' code needs them); else synthetic",
+    )
+    p.add_argument(
+        "--models", default=",".join(PROJECTED_DATASETS), help="models to time (benchmark.py keys)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="DataLoader workers of the reference pipeline and the authors' code",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run on the CPU with tiny step counts (automatic without CUDA)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="timed steps per measurement (unset: 100 on a GPU, 2 in a dry run)",
+    )
+    p.add_argument(
+        "--tests-budget",
+        type=float,
+        help="seconds for the cuda tests (unset: 210 on a GPU, 120 in a dry run)",
+    )
+    p.add_argument(
+        "--timing-budget",
+        type=float,
+        help="seconds for the timings (unset: 240 on a GPU, 300 in a dry run)",
+    )
     return p
 
 
@@ -258,8 +347,11 @@ def check_out(path: Path) -> str | None:
         ours = "environment" in json.loads(path.read_text())
     except (ValueError, OSError, TypeError):
         ours = False
-    return None if ours else (f"{path} exists and is not a report of gpu_check.py; pass --out "
-                              f"to write elsewhere")
+    return (
+        None
+        if ours
+        else (f"{path} exists and is not a report of gpu_check.py; pass --out to write elsewhere")
+    )
 
 
 def main(argv=None) -> int:
@@ -269,26 +361,42 @@ def main(argv=None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     import torch
+
     dry = args.dry_run or not torch.cuda.is_available()
     steps, warmup, tests_budget, timing_budget = SIZES[dry]
     steps = args.steps or steps
     device = "cpu" if dry else "cuda:0"
-    report = {"mode": "dry-run" if dry else "gpu",
-              "why_dry": None if not dry else ("--dry-run" if args.dry_run else "no CUDA device"),
-              "started": time.strftime("%Y-%m-%d %H:%M:%S"), "steps": steps, "warmup": warmup,
-              "environment": environment(device)}
+    report = {
+        "mode": "dry-run" if dry else "gpu",
+        "why_dry": None if not dry else ("--dry-run" if args.dry_run else "no CUDA device"),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "steps": steps,
+        "warmup": warmup,
+        "environment": environment(device),
+    }
     write_json_atomic(args.out, report)
     timed_part(report, "tests", args.out, run_tests, args.tests_budget or tests_budget)
-    timed_part(report, "timing", args.out, run_timing,
-               benchmark_args(args, device, steps, warmup), args.timing_budget or timing_budget)
-    timed_part(report, "loading", args.out, run_loading, device, args.workers, dry,
-               LOADING_BUDGET_S)
+    timed_part(
+        report,
+        "timing",
+        args.out,
+        run_timing,
+        benchmark_args(args, device, steps, warmup),
+        args.timing_budget or timing_budget,
+    )
+    timed_part(
+        report, "loading", args.out, run_loading, device, args.workers, dry, LOADING_BUDGET_S
+    )
     timed_part(report, "projection", args.out, projection, report["timing"])
     tests = report["tests"]
     failed = tests.get("failures", 0) + tests.get("errors", 0)
     print(f"wrote {args.out}" + (f"; {failed} cuda test(s) failed" if failed else ""))
-    return 0 if failed == 0 and all(report[p]["status"] == "ok"
-                                    for p in ("tests", "timing", "loading", "projection")) else 1
+    return (
+        0
+        if failed == 0
+        and all(report[p]["status"] == "ok" for p in ("tests", "timing", "loading", "projection"))
+        else 1
+    )
 
 
 if __name__ == "__main__":

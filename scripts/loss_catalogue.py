@@ -14,6 +14,7 @@ with the authors' code from the parametrisations of tests/test_official.py (read
 tests/test_loss_catalogue.py runs --check. Torch, the registry and the configs are imported in
 the functions that need them, so --help stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,20 +29,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 OUT = ROOT / "docs" / "LOSSES.md"
-K = 10   # the class count of the numbers shown
-CHECK = {"rows": 32, "adversarial_rows": 4, "steps": 20}   # as tests/test_symmetry.py
+K = 10  # the class count of the numbers shown
+CHECK = {"rows": 32, "adversarial_rows": 4, "steps": 20}  # as tests/test_symmetry.py
 OPTION_RANGES = {"logit_clip": "None, or (0, inf)", "entropy_reg": "[0, inf)", "l1": "[0, inf)"}
 
 # The tests of tests/test_official.py that compare a loss with the authors' code, and what each
 # compares; the loss names are read from their parametrisations (a renamed test is an error).
 AUTHORS_TESTS = {
-    "test_loss_value_and_gradient_equal_the_authors":
-        "value and gradient equal their loss.py with each paper config's parameters "
-        "(MNIST, CIFAR-10, CIFAR-100)",
-    "test_normalised_mae_rce_with_reference_normaliser_equal_the_authors":
-        'with normalizer="reference", value and gradient equal theirs (K = 10, 100)',
-    "test_nlnl_equals_the_authors_negative_term_with_the_same_complementary_labels":
-        "the negative term equals theirs with the same complementary labels",
+    "test_loss_value_and_gradient_equal_the_authors": "value and gradient equal their loss.py with each paper config's parameters "
+    "(MNIST, CIFAR-10, CIFAR-100)",
+    "test_normalised_mae_rce_with_reference_normaliser_equal_the_authors": 'with normalizer="reference", value and gradient equal theirs (K = 10, 100)',
+    "test_nlnl_equals_the_authors_negative_term_with_the_same_complementary_labels": "the negative term equals theirs with the same complementary labels",
 }
 
 
@@ -52,11 +50,13 @@ def cell(text) -> str:
 # ---------------------------------------------------------------- what the registry says
 def parts(name: str) -> list:
     from losses import ALIASES
+
     return ALIASES.get(name, name).split("+")
 
 
 def range_of(name: str, param: str) -> str:
     from losses import BASE_LOSSES, Combination
+
     owners = [Combination] + [BASE_LOSSES[p] for p in parts(name)]
     if len(parts(name)) == 1:
         owners = owners[1:]
@@ -65,12 +65,14 @@ def range_of(name: str, param: str) -> str:
 
 def parameter_rows(name: str) -> list:
     from losses import OPTIONS, loss_params
+
     params = {k: v for k, v in loss_params(name).items() if k not in OPTIONS}
     return [f"| `{k}` | {cell(repr(v))} | {cell(range_of(name, k))} |" for k, v in params.items()]
 
 
 def formula(name: str) -> str:
     from losses import BASE_LOSSES
+
     if len(parts(name)) == 1:
         return BASE_LOSSES[parts(name)[0]].FORMULA
     first, second = parts(name)
@@ -79,6 +81,7 @@ def formula(name: str) -> str:
 
 def class_sum_text(name: str) -> str:
     from losses import BASE_LOSSES
+
     if len(parts(name)) == 1:
         return BASE_LOSSES[parts(name)[0]].CLASS_SUM
     first, second = (BASE_LOSSES[p] for p in parts(name))
@@ -90,6 +93,7 @@ def class_sum_text(name: str) -> str:
 
 def source(name: str) -> str:
     from losses import BASE_LOSSES, PAIR_SOURCES, Combination
+
     if name in PAIR_SOURCES:
         return PAIR_SOURCES[name]
     if len(parts(name)) == 1:
@@ -100,6 +104,7 @@ def source(name: str) -> str:
 def documented_and_measured(name: str) -> tuple[str, str]:
     """class_sum() at K = 10 and the defaults, and check_symmetry's verdict on the loss."""
     from losses import ALIASES, BASE_LOSSES, Combination, build_loss, check_symmetry
+
     if BASE_LOSSES.get(ALIASES.get(name, name), Combination).BATCH_ONLY:
         return "not defined", "n/a: one value per batch"
     loss = build_loss(name, K, reduction="none")
@@ -120,31 +125,42 @@ def config_label(path: Path) -> str:
 
 def settings_text(path: Path, cfg: dict) -> str:
     from engine.config import loss_kwargs
-    items = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-             for k, v in loss_kwargs(cfg).items()]
+
+    items = [
+        f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in loss_kwargs(cfg).items()
+    ]
     per_rate = (yaml.safe_load(path.read_text()) or {}).get("per_rate") or {}
     for rate, sets in per_rate.items():
-        items.append(f"at rate {rate}: " + ", ".join(f"{k.removeprefix('loss.')} {v:g}"
-                                                      for k, v in sets.items()))
+        items.append(
+            f"at rate {rate}: "
+            + ", ".join(f"{k.removeprefix('loss.')} {v:g}" for k, v in sets.items())
+        )
     return "; ".join(items) or "the defaults"
 
 
 def config_settings() -> dict:
     """loss name (as the config writes it) -> [(config label, settings)]."""
     from engine.experiment import load_config
+
     found: dict = {}
     for path in sorted((ROOT / "configs").rglob("*.yaml")):
         if "base" in path.relative_to(ROOT / "configs").parts:
             continue
         cfg = load_config(path)
-        found.setdefault(cfg["loss.name"], []).append((config_label(path), settings_text(path, cfg)))
+        found.setdefault(cfg["loss.name"], []).append(
+            (config_label(path), settings_text(path, cfg))
+        )
     return found
 
 
 def literal_list(node, module: ast.Module):
     if isinstance(node, ast.Name):
-        node = next(a.value for a in module.body if isinstance(a, ast.Assign)
-                    and any(getattr(t, "id", None) == node.id for t in a.targets))
+        node = next(
+            a.value
+            for a in module.body
+            if isinstance(a, ast.Assign)
+            and any(getattr(t, "id", None) == node.id for t in a.targets)
+        )
     return ast.literal_eval(node)
 
 
@@ -152,12 +168,19 @@ def names_in(function: ast.FunctionDef, module: ast.Module) -> set:
     """Loss names of the test's "loss" parametrisation and of its build_loss("...") calls."""
     names = set()
     for deco in function.decorator_list:
-        if isinstance(deco, ast.Call) and deco.args and \
-                isinstance(deco.args[0], ast.Constant) and deco.args[0].value == "loss":
+        if (
+            isinstance(deco, ast.Call)
+            and deco.args
+            and isinstance(deco.args[0], ast.Constant)
+            and deco.args[0].value == "loss"
+        ):
             names |= set(literal_list(deco.args[1], module))
     for node in ast.walk(function):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "build_loss" and \
-                isinstance(node.args[0], ast.Constant):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "build_loss"
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.add(node.args[0].value)
     return names
 
@@ -165,6 +188,7 @@ def names_in(function: ast.FunctionDef, module: ast.Module) -> set:
 def authors_checks() -> dict:
     """loss name -> [what tests/test_official.py compares with the authors' code]."""
     from losses import ALIASES
+
     module = ast.parse((ROOT / "tests" / "test_official.py").read_text())
     functions = {f.name: f for f in module.body if isinstance(f, ast.FunctionDef)}
     missing = sorted(set(AUTHORS_TESTS) - set(functions))
@@ -174,7 +198,7 @@ def authors_checks() -> dict:
     for test, what in AUTHORS_TESTS.items():
         for name in sorted(names_in(functions[test], module)):
             checks.setdefault(name, []).append(what)
-    for alias, target in ALIASES.items():   # "focal" is "fl": the same code is checked
+    for alias, target in ALIASES.items():  # "focal" is "fl": the same code is checked
         if target in checks and alias not in checks:
             checks[alias] = checks[target]
     return checks
@@ -183,6 +207,7 @@ def authors_checks() -> dict:
 # ---------------------------------------------------------------- the page
 def header() -> str:
     from losses import OPTIONS, REDUCTIONS
+
     return f"""# Loss catalogue
 
 Generated by `python scripts/loss_catalogue.py` from the registry (`losses/`: each class's
@@ -205,11 +230,15 @@ Every loss also takes `reduction` ({", ".join(f'"{r}"' for r in REDUCTIONS)}), `
 
 
 def summary(rows: dict, checks: dict) -> list:
-    lines = ["| name | per-sample value | class-sum, documented | measured | authors' code |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| name | per-sample value | class-sum, documented | measured | authors' code |",
+        "|---|---|---|---|---|",
+    ]
     for name, (documented, measured) in rows.items():
-        lines.append(f"| [`{name}`](#{anchor(name)}) | {cell(formula(name))} | {documented} | "
-                     f"{measured} | {'yes' if name in checks else 'no'} |")
+        lines.append(
+            f"| [`{name}`](#{anchor(name)}) | {cell(formula(name))} | {documented} | "
+            f"{measured} | {'yes' if name in checks else 'no'} |"
+        )
     return lines
 
 
@@ -219,13 +248,22 @@ def anchor(name: str) -> str:
 
 def section(name: str, numbers: tuple, settings: list, checks: list) -> list:
     from losses import ALIASES
+
     alias = f" (alias of `{ALIASES[name]}`)" if name in ALIASES else ""
-    lines = [f"## {name}", "", f"`{name}`{alias}: {cell(formula(name))}", "",
-             "| parameter | default | allowed |", "|---|---|---|", *parameter_rows(name), "",
-             f"* class-sum: {class_sum_text(name)}; at K = {K} and the defaults: {numbers[0]}; "
-             f"measured: {numbers[1]}",
-             f"* source: {source(name)}",
-             "* checked against the authors' code: " + ("; ".join(checks) if checks else "no")]
+    lines = [
+        f"## {name}",
+        "",
+        f"`{name}`{alias}: {cell(formula(name))}",
+        "",
+        "| parameter | default | allowed |",
+        "|---|---|---|",
+        *parameter_rows(name),
+        "",
+        f"* class-sum: {class_sum_text(name)}; at K = {K} and the defaults: {numbers[0]}; "
+        f"measured: {numbers[1]}",
+        f"* source: {source(name)}",
+        "* checked against the authors' code: " + ("; ".join(checks) if checks else "no"),
+    ]
     if settings:
         lines += ["", "| config (configs/…) | loss settings |", "|---|---|"]
         lines += [f"| `{label}` | {cell(text)} |" for label, text in settings]
@@ -234,6 +272,7 @@ def section(name: str, numbers: tuple, settings: list, checks: list) -> list:
 
 def render() -> str:
     from losses import LOSSES
+
     settings, checks = config_settings(), authors_checks()
     rows = {name: documented_and_measured(name) for name in sorted(LOSSES)}
     lines = [header(), *summary(rows, checks), ""]

@@ -24,6 +24,7 @@ generator, which the checkpoint holds). Accuracies are written in percent.
 Also importable: `import_reference("loss")` etc. give the authors' modules with the fixes,
 for the side-by-side tests (tests/test_official.py) and scripts/benchmark.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,58 +43,106 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ARCHIVE = Path(os.environ.get("OFFICIAL_APL", ROOT.parent / "shared" / "reference" /
-                              "official-apl" / "archive"))
+ARCHIVE = Path(
+    os.environ.get(
+        "OFFICIAL_APL", ROOT.parent / "shared" / "reference" / "official-apl" / "archive"
+    )
+)
 CODE_NAME = "official-apl"
 
 # (file, text, replacement, why): the fixes the reference README lists, nothing else.
 COMPAT_FIXES = [
-    ("utils/utils.py", "correct[:k].view(-1)", "correct[:k].reshape(-1)",
-     "top-k on a transposed tensor: .view raises on current torch"),
-    ("dataset.py", "new_y[idx] = np.where(flipped == 1)[0]",
-     "new_y[idx] = np.where(flipped == 1)[0][0]",
-     "numpy 2 refuses to assign a 1-element array to one element (multiclass_noisify)"),
-    ("dataset.py", "from torchvision import datasets, transforms\n",
-     "from torchvision import datasets, transforms\nimport torchvision.datasets.cifar as _cifar\n"
-     "_cifar.check_integrity = lambda *args, **kwargs: True\n",
-     "torchvision's CIFAR md5 check rejects the locally prepared pickles"),
+    (
+        "utils/utils.py",
+        "correct[:k].view(-1)",
+        "correct[:k].reshape(-1)",
+        "top-k on a transposed tensor: .view raises on current torch",
+    ),
+    (
+        "dataset.py",
+        "new_y[idx] = np.where(flipped == 1)[0]",
+        "new_y[idx] = np.where(flipped == 1)[0][0]",
+        "numpy 2 refuses to assign a 1-element array to one element (multiclass_noisify)",
+    ),
+    (
+        "dataset.py",
+        "from torchvision import datasets, transforms\n",
+        "from torchvision import datasets, transforms\nimport torchvision.datasets.cifar as _cifar\n"
+        "_cifar.check_integrity = lambda *args, **kwargs: True\n",
+        "torchvision's CIFAR md5 check rejects the locally prepared pickles",
+    ),
 ]
 # Their train() hard-codes MNIST's weight decay (1e-3) and builds SGD without Nesterov, for
 # every dataset. A config that asks otherwise (the authors' release recipe: 1e-2 with Nesterov,
 # configs/base/mnist.yaml) is run by editing those two statements in the temporary copy, like
 # the compatibility fixes; result.json lists each edit under `departures`.
 MNIST_WEIGHT_DECAY = "eta_min = 0.001\n        args.l2_reg = 1e-3\n"
-SGD_CALL = ("momentum=0.9,\n                                         weight_decay=args.l2_reg)\n\n"
-            "    fixed_cnn_scheduler = CosineAnnealingLR")
+SGD_CALL = (
+    "momentum=0.9,\n                                         weight_decay=args.l2_reg)\n\n"
+    "    fixed_cnn_scheduler = CosineAnnealingLR"
+)
 # What their train() fixes per dataset and no flag or edit above changes: a config that differs
 # is refused, so a run is never recorded under a setting it did not train with.
 THEIR_FIXED = {
     "mnist": {"train.epochs": 50, "schedule.eta_min": 0.001, "model.name": "cnn4"},
     "cifar10": {"train.epochs": 120, "schedule.eta_min": 0.0, "model.name": "cnn8"},
-    "cifar100": {"train.epochs": 200, "schedule.eta_min": 0.0, "model.name": "resnet34",
-                 "optim.lr": 0.1},
+    "cifar100": {
+        "train.epochs": 200,
+        "schedule.eta_min": 0.0,
+        "model.name": "resnet34",
+        "optim.lr": 0.1,
+    },
 }
 NLNL_EPOCHS = {"mnist": 720, "cifar10": 1000, "cifar100": 2000}
-THEIR_COMMON = {"optim.momentum": 0.9, "schedule.name": "cosine", "train.amp": "none",
-                "dataset.train_subset": None, "dataset.noisy_val_fraction": 0.0,
-                "noise.variant": "reference", "noise.seed": None,
-                "optim.lr_after_warmup": None, "loss.warmup_epochs": 0}
+THEIR_COMMON = {
+    "optim.momentum": 0.9,
+    "schedule.name": "cosine",
+    "train.amp": "none",
+    "dataset.train_subset": None,
+    "dataset.noisy_val_fraction": 0.0,
+    "noise.variant": "reference",
+    "noise.seed": None,
+    "optim.lr_after_warmup": None,
+    "loss.warmup_epochs": 0,
+}
 # The module names the authors' files import each other by; ours ("train") must not clash.
 REFERENCE_MODULES = ("loss", "model", "dataset", "train_util", "train", "utils", "utils.utils")
 
 # This project's loss name -> the authors' --loss choice.
 LOSS_NAMES = {
-    "ce": "CE", "fl": "FocalLoss", "mae": "MAE", "rce": "RCE", "gce": "GCE", "sce": "SCE",
-    "nlnl": "NLNL", "nce": "NCE", "nfl": "NFL", "ngce": "NGCE", "nmae": "NMAE", "nrce": "NRCE",
-    "nce+rce": "NCEandRCE", "nce+mae": "NCEandMAE", "nfl+rce": "NFLandRCE",
-    "nfl+mae": "NFLandMAE", "gce+mae": "GCEandMAE", "gce+rce": "GCEandRCE",
-    "gce+nce": "GCEandNCE", "mae+rce": "MAEandRCE", "nfl+nce": "NFLandNCE",
-    "ngce+nce": "NGCEandNCE", "ngce+mae": "NGCEandMAE", "ngce+rce": "NGCEandRCE",
+    "ce": "CE",
+    "fl": "FocalLoss",
+    "mae": "MAE",
+    "rce": "RCE",
+    "gce": "GCE",
+    "sce": "SCE",
+    "nlnl": "NLNL",
+    "nce": "NCE",
+    "nfl": "NFL",
+    "ngce": "NGCE",
+    "nmae": "NMAE",
+    "nrce": "NRCE",
+    "nce+rce": "NCEandRCE",
+    "nce+mae": "NCEandMAE",
+    "nfl+rce": "NFLandRCE",
+    "nfl+mae": "NFLandMAE",
+    "gce+mae": "GCEandMAE",
+    "gce+rce": "GCEandRCE",
+    "gce+nce": "GCEandNCE",
+    "mae+rce": "MAEandRCE",
+    "nfl+nce": "NFLandNCE",
+    "ngce+nce": "NGCEandNCE",
+    "ngce+mae": "NGCEandMAE",
+    "ngce+rce": "NGCEandRCE",
 }
 DATASETS = ("mnist", "cifar10", "cifar100")
 # The folders its loaders look in, under --data_path; MNISTNoisy is its MNIST subclass.
-DATA_LINKS = {"MNIST": "MNIST", "MNISTNoisy": "MNIST", "cifar-10-batches-py": "cifar-10-batches-py",
-              "cifar-100-python": "cifar-100-python"}
+DATA_LINKS = {
+    "MNIST": "MNIST",
+    "MNISTNoisy": "MNIST",
+    "cifar-10-batches-py": "cifar-10-batches-py",
+    "cifar-100-python": "cifar-100-python",
+}
 
 
 class ReferenceMissing(RuntimeError):
@@ -102,9 +151,11 @@ class ReferenceMissing(RuntimeError):
 
 def archive_dir() -> Path:
     if not (ARCHIVE / "train.py").is_file():
-        raise ReferenceMissing(f"the authors' code is not at {ARCHIVE}; place "
-                               f"shared/reference/official-apl beside the repository or set "
-                               f"OFFICIAL_APL to its archive/ folder")
+        raise ReferenceMissing(
+            f"the authors' code is not at {ARCHIVE}; place "
+            f"shared/reference/official-apl beside the repository or set "
+            f"OFFICIAL_APL to its archive/ folder"
+        )
     return ARCHIVE
 
 
@@ -125,8 +176,10 @@ def patched_copy(edits: tuple = ()) -> Path:
         path = dest / name
         source = path.read_text()
         if source.count(text) != 1:
-            raise ReferenceMissing(f"edit of {name} ({why}) expects {text!r} exactly once; the "
-                                   f"archive at {ARCHIVE} has changed")
+            raise ReferenceMissing(
+                f"edit of {name} ({why}) expects {text!r} exactly once; the "
+                f"archive at {ARCHIVE} has changed"
+            )
         path.write_text(source.replace(text, replacement))
     _PATCHED[edits] = dest
     return dest
@@ -138,12 +191,25 @@ def optimiser_edits(cfg: dict) -> list[tuple]:
     edits = []
     wd = cfg["optim.weight_decay"]
     if cfg["dataset.name"] == "mnist" and wd != 1e-3:
-        edits.append(("train.py", MNIST_WEIGHT_DECAY, MNIST_WEIGHT_DECAY.replace("1e-3", repr(wd)),
-                      f"MNIST weight decay {wd!r} instead of the hard-coded 1e-3"))
+        edits.append(
+            (
+                "train.py",
+                MNIST_WEIGHT_DECAY,
+                MNIST_WEIGHT_DECAY.replace("1e-3", repr(wd)),
+                f"MNIST weight decay {wd!r} instead of the hard-coded 1e-3",
+            )
+        )
     if cfg["optim.nesterov"]:
-        edits.append(("train.py", SGD_CALL, SGD_CALL.replace("weight_decay=args.l2_reg)",
-                                                             "weight_decay=args.l2_reg, nesterov=True)"),
-                      "SGD with Nesterov momentum (their code has none)"))
+        edits.append(
+            (
+                "train.py",
+                SGD_CALL,
+                SGD_CALL.replace(
+                    "weight_decay=args.l2_reg)", "weight_decay=args.l2_reg, nesterov=True)"
+                ),
+                "SGD with Nesterov momentum (their code has none)",
+            )
+        )
     return edits
 
 
@@ -155,23 +221,32 @@ def check_expressible(cfg: dict) -> None:
     if cfg["loss.name"] == "nlnl" and dataset in NLNL_EPOCHS:
         fixed["train.epochs"] = NLNL_EPOCHS[dataset]
     if cfg["optim.grad_clip"] is None:
-        raise SystemExit("error: the authors' code always clips the gradient norm; set "
-                         "optim.grad_clip to a number (the paper's 5.0)")
+        raise SystemExit(
+            "error: the authors' code always clips the gradient norm; set "
+            "optim.grad_clip to a number (the paper's 5.0)"
+        )
     for key, theirs in fixed.items():
         if cfg.get(key, theirs) != theirs:
-            raise SystemExit(f"error: the authors' code cannot run {key}={cfg[key]!r} (it "
-                             f"hard-codes {theirs!r} for {dataset}); drop that setting, or use "
-                             f"--stop-after N to stop early with their schedule unchanged")
-    extra = sorted(set(loss_kwargs_of(cfg)) - {"alpha", "beta", "q", "gamma", "scale",
-                                                "normalizer", "ln_neg", "A", "prob_clamp"})
+            raise SystemExit(
+                f"error: the authors' code cannot run {key}={cfg[key]!r} (it "
+                f"hard-codes {theirs!r} for {dataset}); drop that setting, or use "
+                f"--stop-after N to stop early with their schedule unchanged"
+            )
+    extra = sorted(
+        set(loss_kwargs_of(cfg))
+        - {"alpha", "beta", "q", "gamma", "scale", "normalizer", "ln_neg", "A", "prob_clamp"}
+    )
     options = [k for k in extra if cfg[f"loss.{k}"] not in (None, 0, 0.0)]
     if options:
-        raise SystemExit(f"error: the authors' code has no loss option {', '.join(options)}; "
-                         f"drop loss.{options[0]} to run it")
+        raise SystemExit(
+            f"error: the authors' code has no loss option {', '.join(options)}; "
+            f"drop loss.{options[0]} to run it"
+        )
 
 
 def loss_kwargs_of(cfg: dict) -> dict:
     from engine.config import loss_kwargs
+
     return loss_kwargs(cfg)
 
 
@@ -243,26 +318,55 @@ def run_their_train(module, workdir: Path) -> bool:
 def reference_argv(cfg: dict, data_path: Path, workers: int = 0) -> list[str]:
     dataset, loss = cfg["dataset.name"], cfg["loss.name"]
     if dataset not in DATASETS:
-        raise SystemExit(f"error: the authors' code has no dataset {dataset!r}; use one of "
-                         f"{', '.join(DATASETS)}")
+        raise SystemExit(
+            f"error: the authors' code has no dataset {dataset!r}; use one of {', '.join(DATASETS)}"
+        )
     if loss not in LOSS_NAMES:
-        raise SystemExit(f"error: loss {loss!r} has no counterpart in the authors' code; use one "
-                         f"of {', '.join(sorted(LOSS_NAMES))}")
+        raise SystemExit(
+            f"error: loss {loss!r} has no counterpart in the authors' code; use one "
+            f"of {', '.join(sorted(LOSS_NAMES))}"
+        )
     kind = cfg["noise.kind"]
     if kind not in ("symmetric", "asymmetric", "none"):
-        raise SystemExit(f"error: the authors' code has only symmetric and asymmetric noise, "
-                         f"not {kind!r}")
+        raise SystemExit(
+            f"error: the authors' code has only symmetric and asymmetric noise, not {kind!r}"
+        )
     rate = 0.0 if kind == "none" else cfg["noise.rate"]
     single = "+" not in loss
     # For a single loss its --alpha is the loss's scale; for a pair, alpha and beta.
     alpha = cfg.get("loss.scale", 1.0) if single else cfg.get("loss.alpha", 1.0)
-    argv = ["--dataset_type", dataset, "--loss", LOSS_NAMES[loss], "--nr", repr(rate),
-            "--seed", str(cfg["train.seed"]), "--alpha", repr(alpha),
-            "--beta", repr(cfg.get("loss.beta", 1.0)), "--q", repr(cfg.get("loss.q", 0.7)),
-            "--gamma", repr(cfg.get("loss.gamma", 2.0)), "--data_path", str(data_path),
-            "--data_nums_workers", str(workers), "--batch_size", str(cfg["train.batch_size"]),
-            "--lr", repr(cfg["optim.lr"]), "--l2_reg", repr(cfg["optim.weight_decay"]),
-            "--grad_bound", repr(cfg["optim.grad_clip"]), "--run_version", "harness"]
+    argv = [
+        "--dataset_type",
+        dataset,
+        "--loss",
+        LOSS_NAMES[loss],
+        "--nr",
+        repr(rate),
+        "--seed",
+        str(cfg["train.seed"]),
+        "--alpha",
+        repr(alpha),
+        "--beta",
+        repr(cfg.get("loss.beta", 1.0)),
+        "--q",
+        repr(cfg.get("loss.q", 0.7)),
+        "--gamma",
+        repr(cfg.get("loss.gamma", 2.0)),
+        "--data_path",
+        str(data_path),
+        "--data_nums_workers",
+        str(workers),
+        "--batch_size",
+        str(cfg["train.batch_size"]),
+        "--lr",
+        repr(cfg["optim.lr"]),
+        "--l2_reg",
+        repr(cfg["optim.weight_decay"]),
+        "--grad_bound",
+        repr(cfg["optim.grad_clip"]),
+        "--run_version",
+        "harness",
+    ]
     return argv + (["--asym"] if kind == "asymmetric" else [])
 
 
@@ -278,9 +382,16 @@ def link_data(data_root: Path, dest: Path) -> Path:
 def our_noisy_labels(cfg: dict, clean, num_classes: int):
     """This project's noisy labels for the same setting (its default, "reference" variant)."""
     from noise import make_noisy_labels
-    return make_noisy_labels(clean, cfg["noise.kind"], cfg["noise.rate"], num_classes,
-                             dataset=cfg["dataset.name"], seed=cfg["train.seed"],
-                             variant="reference").labels
+
+    return make_noisy_labels(
+        clean,
+        cfg["noise.kind"],
+        cfg["noise.rate"],
+        num_classes,
+        dataset=cfg["dataset.name"],
+        seed=cfg["train.seed"],
+        variant="reference",
+    ).labels
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,7 +406,7 @@ class Harness:
         self.history: list[dict] = []
         self.resumes: list[dict] = []
         self.last_eval = (float("nan"), float("nan"))
-        self.objects = None          # (model, optimizer, scheduler) once train_fixed is called
+        self.objects = None  # (model, optimizer, scheduler) once train_fixed is called
         self.lr = None
         self.t_epoch = time.time()
         self.noise: dict = {}
@@ -305,13 +416,16 @@ class Harness:
         def wrapped(*args, **kwargs):
             self.last_eval = original(*args, **kwargs)
             return self.last_eval
+
         return wrapped
 
     def train_fixed(self, original):
         def wrapped(starting_epoch, data_loader, model, criterion, optimizer, scheduler, util):
             if self.objects is not None:
-                raise SystemExit("error: a second training phase (DMI) is not supported by the "
-                                 "harness; run DMI with the authors' train.py directly")
+                raise SystemExit(
+                    "error: a second training phase (DMI) is not supported by the "
+                    "harness; run DMI with the authors' train.py directly"
+                )
             self.objects = (model, optimizer, scheduler)
             self.record_noise(data_loader["train_dataset"].dataset)
             self.lr = optimizer.param_groups[0]["lr"]
@@ -319,10 +433,13 @@ class Harness:
                 starting_epoch = self.restore()
             from engine.config import to_yaml
             from engine.io import write_text_atomic
+
             write_text_atomic(self.out / "config.yaml", to_yaml(self.cfg))  # checked: ours now
             self.t_epoch = time.time()
-            return original(starting_epoch, data_loader, model, criterion, optimizer, scheduler,
-                            util)
+            return original(
+                starting_epoch, data_loader, model, criterion, optimizer, scheduler, util
+            )
+
         return wrapped
 
     def dump(self, history, handle, protocol=None):
@@ -331,14 +448,24 @@ class Harness:
         epoch = len(history["test_acc"])
         top1, top5 = self.last_eval
         optimizer = self.objects[1]
-        self.history.append({
-            "epoch": epoch, "lr": self.lr, "train_loss": history["train_loss"][-1],
-            "train_acc_noisy": 100.0 * history["train_acc"][-1], "test_top1": 100.0 * top1,
-            "test_top5": 100.0 * top5, "epoch_seconds": time.time() - self.t_epoch})
+        self.history.append(
+            {
+                "epoch": epoch,
+                "lr": self.lr,
+                "train_loss": history["train_loss"][-1],
+                "train_acc_noisy": 100.0 * history["train_acc"][-1],
+                "test_top1": 100.0 * top1,
+                "test_top5": 100.0 * top5,
+                "epoch_seconds": time.time() - self.t_epoch,
+            }
+        )
         self.lr = optimizer.param_groups[0]["lr"]
         self.save(epoch, history)
-        print(f"[{CODE_NAME}] epoch {epoch} test {100.0 * top1:.2f} "
-              f"({self.history[-1]['epoch_seconds']:.1f}s)", flush=True)
+        print(
+            f"[{CODE_NAME}] epoch {epoch} test {100.0 * top1:.2f} "
+            f"({self.history[-1]['epoch_seconds']:.1f}s)",
+            flush=True,
+        )
         self.t_epoch = time.time()
         if self.stop_after is not None and epoch >= self.stop_after:
             raise StopAfter
@@ -346,30 +473,46 @@ class Harness:
     # -- state -------------------------------------------------------------------------------
     def record_noise(self, train_dataset) -> None:
         import numpy as np
-        from noise import labels_hash
+
         from datasets import load_dataset
+        from noise import labels_hash
+
         noisy = np.asarray(train_dataset.targets, dtype=np.int64)
         data = load_dataset(self.cfg["dataset.name"], self.cfg["dataset.root"])
         clean = data.train_labels
         ours = our_noisy_labels(self.cfg, clean, data.num_classes)
-        self.noise = {"labels_sha256": labels_hash(noisy),
-                      "realised_rate": float(np.mean(noisy != clean)),
-                      "noise_match": bool(np.array_equal(noisy, ours))}
+        self.noise = {
+            "labels_sha256": labels_hash(noisy),
+            "realised_rate": float(np.mean(noisy != clean)),
+            "noise_match": bool(np.array_equal(noisy, ours)),
+        }
         from engine.io import numpy_save_atomic
+
         numpy_save_atomic(self.out / "noisy_labels.npy", noisy)
 
     def save(self, epoch: int, history) -> None:
         from engine.checkpoint import CHECKPOINT, capture_rng, save_checkpoint
         from engine.record import write_metrics
+
         model, optimizer, scheduler = self.objects
         m = self.module
-        save_checkpoint(self.out / CHECKPOINT, {
-            "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng": capture_rng(), "history": self.history,
-            "reference_history": {k: list(v) for k, v in history.items()},
-            "globals": [m.GLOBAL_STEP, m.EVAL_STEP, m.EVAL_BEST_ACC],
-            "noisy_labels_sha256": self.noise["labels_sha256"], "config": self.cfg,
-            "where": self.where._asdict(), "resumes": self.resumes})
+        save_checkpoint(
+            self.out / CHECKPOINT,
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": capture_rng(),
+                "history": self.history,
+                "reference_history": {k: list(v) for k, v in history.items()},
+                "globals": [m.GLOBAL_STEP, m.EVAL_STEP, m.EVAL_BEST_ACC],
+                "noisy_labels_sha256": self.noise["labels_sha256"],
+                "config": self.cfg,
+                "where": self.where._asdict(),
+                "resumes": self.resumes,
+            },
+        )
         write_metrics(self.out, self.history)
 
     def restore(self) -> int:
@@ -377,9 +520,11 @@ class Harness:
         (every key that changes what trains) and the same noisy labels, or a refusal."""
         from engine.checkpoint import CHECKPOINT, read_checkpoint, restore_rng
         from engine.errors import CheckpointError
+
         try:
-            ckpt = read_checkpoint(self.out / CHECKPOINT, self.cfg, self.noise["labels_sha256"],
-                                   force=False)
+            ckpt = read_checkpoint(
+                self.out / CHECKPOINT, self.cfg, self.noise["labels_sha256"], force=False
+            )
         except CheckpointError as e:
             raise SystemExit(f"error: {e}") from None
         model, optimizer, scheduler = self.objects
@@ -397,23 +542,31 @@ class Harness:
         return ckpt["epoch"]
 
 
-def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = False,
-        threads: int | None = None, where=None) -> dict:
+def run(
+    cfg: dict,
+    out: Path,
+    stop_after: int | None = None,
+    resume: bool = False,
+    threads: int | None = None,
+    where=None,
+) -> dict:
     """Train with the authors' code into the run directory `out` (locked as train.py locks
     one); returns (and writes) result.json. `where`: the run's coordinates (default: from the
     config, no variant)."""
     import torch
+
     from engine.experiment import run_coordinates
     from engine.io import write_json_atomic
     from engine.record import validate_result
     from engine.rundir import RunLock
+
     check_expressible(cfg)
     if threads:
         torch.set_num_threads(threads)
     out = out.resolve()  # their train.py runs in `work`; every path handed to it is absolute
     lock = RunLock(out).acquire()
     try:
-        work = out / "official_work"   # their logs/ and checkpoints/ (history pickles)
+        work = out / "official_work"  # their logs/ and checkpoints/ (history pickles)
         data_path = link_data(Path(cfg["dataset.root"]).resolve(), work / "data")
         argv = reference_argv(cfg, data_path)
         edits = optimiser_edits(cfg)
@@ -421,12 +574,14 @@ def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = Fals
         harness = Harness(module, cfg, out, stop_after, resume, where or run_coordinates(cfg))
         module.model_eval = harness.model_eval(module.model_eval)
         module.train_fixed = harness.train_fixed(module.train_fixed)
-        module.pickle = argparse.Namespace(dump=harness.dump,
-                                           HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL)
+        module.pickle = argparse.Namespace(
+            dump=harness.dump, HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL
+        )
         t0 = time.time()
         stopped = run_their_train(module, work)
-        result = build_result(harness, argv, edits, module.args.epoch, stopped,
-                              time.time() - t0, threads)
+        result = build_result(
+            harness, argv, edits, module.args.epoch, stopped, time.time() - t0, threads
+        )
         assert not validate_result(result), validate_result(result)
         write_json_atomic(out / "result.json", result)
     finally:
@@ -434,20 +589,35 @@ def run(cfg: dict, out: Path, stop_after: int | None = None, resume: bool = Fals
     return result
 
 
-def build_result(harness: Harness, argv, edits, schedule_epochs: int, stopped: bool,
-                 seconds: float, threads) -> dict:
+def build_result(
+    harness: Harness, argv, edits, schedule_epochs: int, stopped: bool, seconds: float, threads
+) -> dict:
     """result.json in engine/record.py's one schema, with what is particular to their code."""
     import torch
+
     from engine.record import result_document
+
     return result_document(
-        code=CODE_NAME, status="stopped_early" if stopped else "finished", where=harness.where,
-        history=harness.history, schedule_epochs=schedule_epochs, cfg=harness.cfg,
-        noise=harness.noise, wall_seconds=seconds, resumes=harness.resumes,
-        provenance={"device": "cpu" if not torch.cuda.is_available() else "cuda",
-                    "threads": threads or torch.get_num_threads(), "source": str(ARCHIVE)},
-        extra={"compat_fixes": [why for _, _, _, why in COMPAT_FIXES],
-               "edits": [why for _, _, _, why in edits],  # beyond the fixes: the recipe's
-               "reference_args": argv})
+        code=CODE_NAME,
+        status="stopped_early" if stopped else "finished",
+        where=harness.where,
+        history=harness.history,
+        schedule_epochs=schedule_epochs,
+        cfg=harness.cfg,
+        noise=harness.noise,
+        wall_seconds=seconds,
+        resumes=harness.resumes,
+        provenance={
+            "device": "cpu" if not torch.cuda.is_available() else "cuda",
+            "threads": threads or torch.get_num_threads(),
+            "source": str(ARCHIVE),
+        },
+        extra={
+            "compat_fixes": [why for _, _, _, why in COMPAT_FIXES],
+            "edits": [why for _, _, _, why in edits],  # beyond the fixes: the recipe's
+            "reference_args": argv,
+        },
+    )
 
 
 class StepTimer:
@@ -476,8 +646,9 @@ class StepTimer:
                 yield batch
 
 
-def time_training_steps(cfg: dict, data_root: Path, warmup: int, steps: int,
-                        workers: int = 0) -> float:
+def time_training_steps(
+    cfg: dict, data_root: Path, warmup: int, steps: int, workers: int = 0
+) -> float:
     """Seconds for `steps` training steps of their own train() (their data loader, model,
     loss, optimiser, clipping and per-step metrics) on the real data under `data_root`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -489,7 +660,7 @@ def time_training_steps(cfg: dict, data_root: Path, warmup: int, steps: int,
 
         def generator(**kwargs):
             made = original(**kwargs)
-            loaders = made.getDataLoader()   # the dict their train() reads next
+            loaders = made.getDataLoader()  # the dict their train() reads next
             timers.append(StepTimer(loaders["train_dataset"], warmup, steps))
             loaders["train_dataset"] = timers[-1]
             return made
@@ -502,17 +673,27 @@ def time_training_steps(cfg: dict, data_root: Path, warmup: int, steps: int,
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--config", required=True, help="this project's config naming the setting")
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed (also the noise seed)")
     p.add_argument("--data-root", default="data", help="a folder made by prepare.py")
-    p.add_argument("--recipe", help="a recipe of the config's `recipes:` table (configs/base/"
-                                    "mnist.yaml: release = weight decay 1e-2 + Nesterov)")
-    p.add_argument("--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE",
-                   help="override config keys their command line or the harness can follow "
-                        "(optim.weight_decay, optim.nesterov, optim.lr, loss parameters)")
+    p.add_argument(
+        "--recipe",
+        help="a recipe of the config's `recipes:` table (configs/base/"
+        "mnist.yaml: release = weight decay 1e-2 + Nesterov)",
+    )
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        action="extend",
+        metavar="KEY=VALUE",
+        help="override config keys their command line or the harness can follow "
+        "(optim.weight_decay, optim.nesterov, optim.lr, loss parameters)",
+    )
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--runs", type=Path, help="root of the sweep layout to write into")
     group.add_argument("--out", type=Path, help="the run directory itself")
@@ -523,6 +704,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")  # its per-batch progress bars, in a log file
     from datasets import DatasetError
     from engine.errors import UserError
+
     try:
         cfg, out, where = plan(args)
         if out is None:
@@ -530,9 +712,11 @@ def main(argv=None) -> int:
         result = run(cfg, out, args.stop_after, args.resume, args.threads, where)
     except (UserError, DatasetError, ReferenceMissing) as e:
         raise SystemExit(f"error: {e}") from None
-    print(f"[{CODE_NAME}] {result['status']} after {result['epochs_run']}/"
-          f"{result['schedule_epochs']} epochs: last test top-1 {result['last']['test_top1']:.2f}"
-          f" -> {out / 'result.json'}")
+    print(
+        f"[{CODE_NAME}] {result['status']} after {result['epochs_run']}/"
+        f"{result['schedule_epochs']} epochs: last test top-1 {result['last']['test_top1']:.2f}"
+        f" -> {out / 'result.json'}"
+    )
     return 0
 
 
@@ -544,17 +728,27 @@ def plan(args):
     from engine.experiment import load_config, run_coordinates
     from engine.record import run_path
     from engine.rundir import inspect_run_dir
-    cfg = load_config(args.config, overrides={"noise.rate": args.noise_rate,
-                                              "train.seed": args.seed, "recipe": args.recipe,
-                                              "dataset.root": args.data_root}, sets=args.set)
+
+    cfg = load_config(
+        args.config,
+        overrides={
+            "noise.rate": args.noise_rate,
+            "train.seed": args.seed,
+            "recipe": args.recipe,
+            "dataset.root": args.data_root,
+        },
+        sets=args.set,
+    )
     check_expressible(cfg)
     where = run_coordinates(cfg, args.config)
-    out = args.out or run_path(args.runs, where)   # the sweep's layout: tables read both alike
+    out = args.out or run_path(args.runs, where)  # the sweep's layout: tables read both alike
     load_dataset(cfg["dataset.name"], cfg["dataset.root"])  # a missing dataset stops here
     finished, _ = inspect_run_dir(Path(out), cfg, args.resume, force=False)
     if finished is not None and finished["status"] == "finished":
-        print(f"{out} is already finished (last-epoch test top-1 "
-              f"{finished['last']['test_top1']:.2f}); nothing to do")
+        print(
+            f"{out} is already finished (last-epoch test top-1 "
+            f"{finished['last']['test_top1']:.2f}); nothing to do"
+        )
         return cfg, None, where
     return cfg, Path(out), where
 

@@ -13,6 +13,7 @@ cannot decode), warns when WebVision's class order differs from ILSVRC12's sorte
 Labels are WebVision's; ILSVRC12 images are mapped to them by WNID. The lists are written even
 when images are missing; the exit status is 1 when anything required is missing or unreadable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,17 @@ def parse_args(argv=None):
     p.add_argument("--webvision", required=True, help="WebVision 1.0 root (holds info/, google/)")
     p.add_argument("--imagenet", help="ImageNet root holding the ILSVRC2012 validation set")
     p.add_argument("--out", help="folder for the mini lists (default: WEBVISION/info)")
-    p.add_argument("--check-images", action="store_true",
-                   help="also decode every image with PIL (minutes for ~70k images)")
-    p.add_argument("--num-classes", type=int, default=MINI_CLASSES,
-                   help="keep labels below this (50 = mini-WebVision)")
+    p.add_argument(
+        "--check-images",
+        action="store_true",
+        help="also decode every image with PIL (minutes for ~70k images)",
+    )
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        default=MINI_CLASSES,
+        help="keep labels below this (50 = mini-WebVision)",
+    )
     return p.parse_args(argv)
 
 
@@ -89,7 +97,7 @@ def main(argv=None) -> int:
 
     counts = {name: Counter(label for _, label in items) for name, items in splits.items()}
     print(f"{'label':>5} {'wnid':<10} " + " ".join(f"{n:>8}" for n in splits) + "  name")
-    for label, (wnid, name) in enumerate(zip(lists.wnids, lists.names)):
+    for label, (wnid, name) in enumerate(zip(lists.wnids, lists.names, strict=True)):
         row = " ".join(f"{counts[n][label]:>8}" for n in splits)
         print(f"{label:>5} {wnid:<10} {row}  {name[:40]}")
 
@@ -100,8 +108,10 @@ def main(argv=None) -> int:
     for name, items in splits.items():
         missing = _missing(items)
         if missing:
-            print(f"{name}: {len(missing)} of {len(items)} listed images missing, e.g. "
-                  f"{_examples(missing)}")
+            print(
+                f"{name}: {len(missing)} of {len(items)} listed images missing, e.g. "
+                f"{_examples(missing)}"
+            )
             problems.append(f"{len(missing)} {name} images missing")
     if args.check_images:
         for name, items in splits.items():
@@ -116,16 +126,22 @@ def main(argv=None) -> int:
 
     out = Path(args.out).expanduser().absolute() if args.out else root / "info"
     out.mkdir(parents=True, exist_ok=True)
-    written = {"train": ("webvision_mini_train.txt", root), "val": ("webvision_mini_val.txt", root),
-               "imagenet": ("imagenet_mini_val.txt", None)}  # ImageNet paths stay absolute
+    written = {
+        "train": ("webvision_mini_train.txt", root),
+        "val": ("webvision_mini_val.txt", root),
+        "imagenet": ("imagenet_mini_val.txt", None),
+    }  # ImageNet paths stay absolute
     for name, items in splits.items():
         filename, relative_to = written[name]
         wv.write_file_list(out / filename, items, relative_to)
         print(f"wrote {out / filename} ({len(items)} lines)")
 
     k = len(lists.wnids)
-    print(f"summary: {k} classes; train {len(lists.train)} images (the literature reports "
-          f"{LITERATURE_TRAIN} for mini-WebVision); WebVision val {len(lists.val)}", end="")
+    print(
+        f"summary: {k} classes; train {len(lists.train)} images (the literature reports "
+        f"{LITERATURE_TRAIN} for mini-WebVision); WebVision val {len(lists.val)}",
+        end="",
+    )
     if "imagenet" in splits:
         print(f"; ILSVRC12 val {len(splits['imagenet'])} (expected {IMAGENET_PER_CLASS * k})")
     else:

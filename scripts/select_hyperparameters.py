@@ -12,6 +12,7 @@ Runs go through scripts/sweep.py (resumable; one folder per pair, <loss>@alpha=.
 then reports/selection.py writes <out>/tables/<dataset>_selection.md. Reduced-scale runs are
 labelled as such in the table's title.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,19 @@ HELD_OUT = 0.2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--dataset", required=True, help="mnist, cifar10 or cifar100")
     p.add_argument("--losses", default="nce+rce", help="comma list of APL losses")
     p.add_argument("--kinds", default="sym", help="sym, asym or sym,asym")
     p.add_argument("--sym-rates", default="0.4", help="comma list")
     p.add_argument("--asym-rates", default="0.4", help="comma list")
     p.add_argument("--seeds", default="0", help="comma list of training seeds")
-    p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
-                   help="the grid (repeatable; unset: the paper's alpha x beta)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="the grid (repeatable; unset: the paper's alpha x beta)",
+    )
     p.add_argument("--epochs", type=int, help="reduced scale: train.epochs")
     p.add_argument("--train-subset", type=int, help="reduced scale: training samples")
     p.add_argument("--data-root", help="dataset root (unset: the configs' data/)")
@@ -53,11 +57,29 @@ def main(argv=None) -> int:
     grid = args.grid or PAPER_GRID
     keys = [item.partition("=")[0] for item in grid]
     from scripts import sweep
-    sweep_argv = ["--dataset", args.dataset, "--losses", args.losses, "--kinds", args.kinds,
-                  "--sym-rates", args.sym_rates, "--asym-rates", args.asym_rates, "--seeds",
-                  args.seeds, "--out", args.out, "--jobs", str(args.jobs),
-                  *[a for item in grid for a in ("--grid", item)],
-                  "--set", f"dataset.noisy_val_fraction={HELD_OUT}", *args.set]
+
+    sweep_argv = [
+        "--dataset",
+        args.dataset,
+        "--losses",
+        args.losses,
+        "--kinds",
+        args.kinds,
+        "--sym-rates",
+        args.sym_rates,
+        "--asym-rates",
+        args.asym_rates,
+        "--seeds",
+        args.seeds,
+        "--out",
+        args.out,
+        "--jobs",
+        str(args.jobs),
+        *[a for item in grid for a in ("--grid", item)],
+        "--set",
+        f"dataset.noisy_val_fraction={HELD_OUT}",
+        *args.set,
+    ]
     sweep_argv += ["--epochs", str(args.epochs)] if args.epochs else []
     sweep_argv += ["--train-subset", str(args.train_subset)] if args.train_subset else []
     sweep_argv += ["--data-root", args.data_root] if args.data_root else []
@@ -73,29 +95,46 @@ def report(args, keys: list[str]) -> int:
     from engine.record import walk_runs
     from reports.output import OutputFolder, ReportError
     from reports.selection import selection_table
+
     root = Path(__file__).resolve().parents[1] / "configs" / args.dataset
 
     def config_values(kind, loss):
         cfg = load_config(root / kind / f"{loss}.yaml")
         return tuple(cfg.get(k) for k in keys)
 
-    records = [r for r in walk_runs(args.out, args.dataset)
-               if r.config.get("dataset.noisy_val_fraction") == HELD_OUT]
-    scale = ", ".join(part for part in (
-        args.epochs and f"{args.epochs} epochs", args.train_subset and
-        f"{args.train_subset} training samples") if part)
-    title = (f"{args.dataset}: the paper's selection protocol ({HELD_OUT:.0%} of the noisy "
-             f"training set held out, chosen on its last-epoch noisy accuracy; test never "
-             f"chooses)" + (f" — REDUCED SCALE: {scale}" if scale else ""))
+    records = [
+        r
+        for r in walk_runs(args.out, args.dataset)
+        if r.config.get("dataset.noisy_val_fraction") == HELD_OUT
+    ]
+    scale = ", ".join(
+        part
+        for part in (
+            args.epochs and f"{args.epochs} epochs",
+            args.train_subset and f"{args.train_subset} training samples",
+        )
+        if part
+    )
+    title = (
+        f"{args.dataset}: the paper's selection protocol ({HELD_OUT:.0%} of the noisy "
+        f"training set held out, chosen on its last-epoch noisy accuracy; test never "
+        f"chooses)" + (f" — REDUCED SCALE: {scale}" if scale else "")
+    )
     try:
-        written = selection_table(records, keys, config_values,
-                                  OutputFolder(Path(args.out) / "tables", overwrite=False),
-                                  f"{args.dataset}_selection", title)
+        written = selection_table(
+            records,
+            keys,
+            config_values,
+            OutputFolder(Path(args.out) / "tables", overwrite=False),
+            f"{args.dataset}_selection",
+            title,
+        )
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print("\n".join(map(str, written)) or f"no finished runs with a held-out split under "
-                                          f"{args.out}")
+    print(
+        "\n".join(map(str, written)) or f"no finished runs with a held-out split under {args.out}"
+    )
     return 0 if written else 1
 
 

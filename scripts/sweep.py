@@ -25,6 +25,7 @@ train.device=<its GPU> train.threads=<cores // runs at once>`, devices are hande
 round-robin, and a device never holds more than its count. Each epoch's device and threads
 are in the run's metrics.jsonl (and its command in train.log).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,7 @@ from engine.cli import HelpFormatter  # noqa: E402
 from engine.config import config_diff  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 from engine.record import RecordError, coordinates, read_result, run_path, variant_label  # noqa: E402
-from scripts.make_configs import (FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES,  # noqa: E402
-                                  newer_losses)
+from scripts.make_configs import FOLLOWUP_DATASETS, FOLLOWUP_LOSSES, LOSSES, newer_losses  # noqa: E402
 
 DEFAULT_RATES = {"sym": [0.0, 0.2, 0.4, 0.6, 0.8], "asym": [0.1, 0.2, 0.3, 0.4]}  # spec §5.6
 DEFAULT_SEEDS = [0, 123, 515]  # D21: runs 1/2/3 of the [INIT] scripts
@@ -62,13 +62,13 @@ HUMAN_DATASETS = {"cifar10n": ["aggre", "random1", "random2", "random3", "worse"
 class Run:
     dataset: str
     kind: str
-    setting: str          # the noise rate ("0.4"), or the label set of human noise ("worse")
+    setting: str  # the noise rate ("0.4"), or the label set of human noise ("worse")
     loss: str
     seed: int
     out: Path
     extra: list = field(default_factory=list)
-    device: str | None = None   # set by the scheduler when the sweep has --devices
-    cfg: dict | None = None     # the resolved config train.py will run (None: not checked)
+    device: str | None = None  # set by the scheduler when the sweep has --devices
+    cfg: dict | None = None  # the resolved config train.py will run (None: not checked)
 
     @property
     def config(self) -> Path:
@@ -77,8 +77,17 @@ class Run:
         return ROOT / "configs" / self.dataset / self.kind / f"{self.loss}.yaml"
 
     def command(self, python=sys.executable) -> list[str]:
-        cmd = [python, str(ROOT / "train.py"), "--config", str(self.config), "--out",
-               str(self.out), "--seed", str(self.seed), "--resume"]
+        cmd = [
+            python,
+            str(ROOT / "train.py"),
+            "--config",
+            str(self.config),
+            "--out",
+            str(self.out),
+            "--seed",
+            str(self.seed),
+            "--resume",
+        ]
         if self.kind != "human":
             cmd += ["--noise-rate", self.setting]
         extra = list(self.extra)
@@ -101,8 +110,9 @@ def floats(text: str, option: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()] if text else []
     except ValueError:
-        raise SweepError(f"{option} {text!r}: give numbers separated by commas, e.g. "
-                         f"{option} 0.2,0.4") from None
+        raise SweepError(
+            f"{option} {text!r}: give numbers separated by commas, e.g. {option} 0.2,0.4"
+        ) from None
 
 
 def integers(text: str, option: str) -> list[int]:
@@ -111,8 +121,9 @@ def integers(text: str, option: str) -> list[int]:
     except ValueError:
         values = []
     if not values or any(v < 0 for v in values):
-        raise SweepError(f"{option} {text!r}: give integers >= 0 separated by commas, e.g. "
-                         f"{option} 0,123,515")
+        raise SweepError(
+            f"{option} {text!r}: give integers >= 0 separated by commas, e.g. {option} 0,123,515"
+        )
     return values
 
 
@@ -137,16 +148,25 @@ def plan(args, run: Run, sets: list[str]) -> Run:
     config file (engine/record.py variant_label)."""
     from engine.experiment import load_config
     from engine.record import baseline_config
-    overrides = {"train.seed": run.seed, "recipe": args.recipe, "train.epochs": args.epochs,
-                 "dataset.train_subset": args.train_subset}
+
+    overrides = {
+        "train.seed": run.seed,
+        "recipe": args.recipe,
+        "train.epochs": args.epochs,
+        "dataset.train_subset": args.train_subset,
+    }
     if run.kind == "human":
         sets = sets + [f"noise.label_set={run.setting}"]
     else:
         overrides["noise.rate"] = float(run.setting)
     cfg = load_config(run.config, overrides=overrides, sets=sets)
     variant = variant_label(cfg, baseline_config(run.config, cfg, load_config))
-    out = run_path(args.out, coordinates(cfg, run.loss, variant)._replace(
-        dataset=run.dataset, kind=run.kind, setting=run.setting))
+    out = run_path(
+        args.out,
+        coordinates(cfg, run.loss, variant)._replace(
+            dataset=run.dataset, kind=run.kind, setting=run.setting
+        ),
+    )
     return replace(run, out=out, cfg=cfg)
 
 
@@ -154,18 +174,29 @@ def build_runs(args) -> list[Run]:
     if args.dataset in HUMAN_DATASETS:
         available = sorted(p.stem for p in (ROOT / "configs" / args.dataset).glob("*.yaml"))
     else:
-        available = (LOSSES + (FOLLOWUP_LOSSES if args.dataset in FOLLOWUP_DATASETS else []) +
-                     newer_losses(args.dataset))
-    losses = args.losses.split(",") if args.losses else (
-        available if args.dataset in HUMAN_DATASETS else LOSSES)
+        available = (
+            LOSSES
+            + (FOLLOWUP_LOSSES if args.dataset in FOLLOWUP_DATASETS else [])
+            + newer_losses(args.dataset)
+        )
+    losses = (
+        args.losses.split(",")
+        if args.losses
+        else (available if args.dataset in HUMAN_DATASETS else LOSSES)
+    )
     unknown = [loss for loss in losses if loss not in available]
     if unknown:
-        raise SweepError(f"no config for loss(es) {unknown} on {args.dataset}; choose from "
-                 f"{','.join(available)}")
-    rates = {"sym": floats(args.sym_rates, "--sym-rates") if args.sym_rates is not None
-             else DEFAULT_RATES["sym"],
-             "asym": floats(args.asym_rates, "--asym-rates") if args.asym_rates is not None
-             else DEFAULT_RATES["asym"]}
+        raise SweepError(
+            f"no config for loss(es) {unknown} on {args.dataset}; choose from {','.join(available)}"
+        )
+    rates = {
+        "sym": floats(args.sym_rates, "--sym-rates")
+        if args.sym_rates is not None
+        else DEFAULT_RATES["sym"],
+        "asym": floats(args.asym_rates, "--asym-rates")
+        if args.asym_rates is not None
+        else DEFAULT_RATES["asym"],
+    }
     for kind, values in rates.items():
         bad = [r for r in values if not 0 <= r < 1]
         if bad:
@@ -186,7 +217,9 @@ def build_runs(args) -> list[Run]:
         label_sets = args.label_sets.split(",") if args.label_sets else HUMAN_DATASETS[args.dataset]
         bad = [s for s in label_sets if s not in HUMAN_DATASETS[args.dataset]]
         if bad:
-            raise SweepError(f"unknown label set(s) {bad}; choose from {HUMAN_DATASETS[args.dataset]}")
+            raise SweepError(
+                f"unknown label set(s) {bad}; choose from {HUMAN_DATASETS[args.dataset]}"
+            )
         settings = {"human": label_sets}
     else:
         settings = {kind: [f"{r:g}" for r in rates[kind]] for kind in kinds}
@@ -196,13 +229,20 @@ def build_runs(args) -> list[Run]:
             for loss in losses:
                 for point in grid_points(args.grid):
                     for seed in seeds:
-                        run = Run(args.dataset, kind, setting, loss, seed, Path(),
-                                  extra + ["--set", *sets, *point])
+                        run = Run(
+                            args.dataset,
+                            kind,
+                            setting,
+                            loss,
+                            seed,
+                            Path(),
+                            extra + ["--set", *sets, *point],
+                        )
                         runs.append(plan(args, run, sets + point))
     return runs
 
 
-def thread_sets(args, pool: "DevicePool") -> list[str]:
+def thread_sets(args, pool: DevicePool) -> list[str]:
     """Parallel runs share the cores: each gets cores // (runs at once) threads unless --set
     says (a GPU job needs its cores too: Python, kernel launches, the batch indices)."""
     if pool.size == 1 or any(s.startswith("train.threads=") for s in args.set or []):
@@ -210,14 +250,16 @@ def thread_sets(args, pool: "DevicePool") -> list[str]:
     return [f"train.threads={max(1, (os.cpu_count() or 1) // pool.size)}"]
 
 
-def thread_note(args, pool: "DevicePool") -> str | None:
+def thread_note(args, pool: DevicePool) -> str | None:
     """The sweep changes a setting behind the user's back only here: say so."""
     sets = thread_sets(args, pool)
     if not sets:
         return None
-    return (f"note: {pool.describe()} on {os.cpu_count()} cores: every run gets --set "
-            f"{sets[0]} (the thread count changes results in the last digits; each epoch's "
-            f"count is in metrics.jsonl). Pass --set train.threads=N to choose")
+    return (
+        f"note: {pool.describe()} on {os.cpu_count()} cores: every run gets --set "
+        f"{sets[0]} (the thread count changes results in the last digits; each epoch's "
+        f"count is in metrics.jsonl). Pass --set train.threads=N to choose"
+    )
 
 
 # ---- packing runs onto devices -----------------------------------------------------------
@@ -270,12 +312,15 @@ def parse_devices(text: str) -> list[str]:
     """'auto': every visible CUDA GPU, else the CPU; else a comma list of cpu / cuda:N."""
     if text == "auto":
         import torch
+
         return [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cpu"]
     devices = [d.strip() for d in text.split(",") if d.strip()]
     bad = [d for d in devices if not re.fullmatch(r"cpu|cuda(:\d+)?", d)]
     if bad or not devices or len(set(devices)) != len(devices):
-        raise SweepError(f"--devices {text!r}: give distinct cpu / cuda:N names or auto, "
-                 f"e.g. --devices cuda:0,cuda:1")
+        raise SweepError(
+            f"--devices {text!r}: give distinct cpu / cuda:N names or auto, "
+            f"e.g. --devices cuda:0,cuda:1"
+        )
     return devices
 
 
@@ -286,6 +331,7 @@ def auto_jobs_per_device(devices: list[str], model: str) -> int:
     if not any(d.startswith("cuda") for d in devices):
         return 1
     import torch
+
     jobs, gib = AUTO_JOBS.get(model, AUTO_JOBS_DEFAULT)
     free = min(torch.cuda.mem_get_info(torch.device(d))[0] for d in devices) / 2**30
     cores = max(1, (os.cpu_count() or 1) // len(devices))
@@ -298,12 +344,15 @@ def build_pool(args, runs: list[Run]) -> DevicePool:
             raise SweepError("--jobs-per-device needs --devices (e.g. --devices auto)")
         return DevicePool([None], args.jobs, label=f"--jobs {args.jobs}")
     if args.jobs != 1:
-        raise SweepError("--jobs counts runs on this machine without a device; with --devices "
-                 "use --jobs-per-device")
+        raise SweepError(
+            "--jobs counts runs on this machine without a device; with --devices "
+            "use --jobs-per-device"
+        )
     devices = parse_devices(args.devices)
     per_device = args.jobs_per_device or "1"
     if per_device == "auto":
         from engine.experiment import load_config
+
         per_device = auto_jobs_per_device(devices, load_config(runs[0].config)["model.name"])
     elif not per_device.isdigit() or int(per_device) < 1:
         raise SweepError(f"--jobs-per-device {per_device!r}: give a number >= 1 or auto")
@@ -330,8 +379,10 @@ def finished_status(run: Run) -> tuple[str, str]:
         return "failed", str(e)
     diff = config_diff(finished["config"], run.cfg)
     if diff:
-        return "refused", (f"holds a finished run of another config ({'; '.join(diff)}); move "
-                           f"it away or pass --out to another folder")
+        return "refused", (
+            f"holds a finished run of another config ({'; '.join(diff)}); move "
+            f"it away or pass --out to another folder"
+        )
     return "skipped", "already finished"
 
 
@@ -366,10 +417,20 @@ def execute(run: Run) -> tuple[str, str]:
         if code in INTERRUPTED_CODES:
             return "interrupted", f"stopped by a signal (exit {code}); a re-run resumes it"
         tail = (run.out / "train.log").read_text().strip().splitlines()[-3:]
-        error = next((line for line in reversed(tail) if line.startswith("error:")), tail[-1] if tail else "")
-        failed.write_text(json.dumps({"exit_code": code, "error": error,
-                                      "command": shlex.join(run.command()),
-                                      "time": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
+        error = next(
+            (line for line in reversed(tail) if line.startswith("error:")), tail[-1] if tail else ""
+        )
+        failed.write_text(
+            json.dumps(
+                {
+                    "exit_code": code,
+                    "error": error,
+                    "command": shlex.join(run.command()),
+                    "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                },
+                indent=2,
+            )
+        )
         return "failed", f"exit {code}: {error}"
     finally:
         os.close(claim)
@@ -393,46 +454,75 @@ cmd=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(str(commands.resolve()
 echo "$cmd"
 eval "$cmd"
 """)
-    print(f"wrote {path} ({len(runs)} array tasks) and {commands}; submit with: "
-          f"sbatch {shlex.quote(str(path))}")
+    print(
+        f"wrote {path} ({len(runs)} array tasks) and {commands}; submit with: "
+        f"sbatch {shlex.quote(str(path))}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=HelpFormatter)
-    p.add_argument("--dataset", required=True, choices=["mnist", "cifar10", "cifar100", "cifar10n"],
-                   help="which grid (configs/<dataset>/)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    p.add_argument(
+        "--dataset",
+        required=True,
+        choices=["mnist", "cifar10", "cifar100", "cifar10n"],
+        help="which grid (configs/<dataset>/)",
+    )
     p.add_argument("--label-sets", help="cifar10n: comma list of label sets (unset: all five)")
     p.add_argument("--kinds", default="sym,asym", help="sym, asym or sym,asym")
     p.add_argument("--losses", help=f"comma list (unset: all {len(LOSSES)} paper losses)")
     p.add_argument("--sym-rates", help="comma list (unset: 0,0.2,0.4,0.6,0.8)")
     p.add_argument("--asym-rates", help="comma list (unset: 0.1,0.2,0.3,0.4)")
-    p.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                   help="comma list of training seeds (each has its own noise draw)")
-    p.add_argument("--epochs", type=int,
-                   help="reduced-scale runs: override train.epochs (unset: the paper's)")
-    p.add_argument("--train-subset", type=int,
-                   help="reduced-scale runs: train on a fixed subset of N samples (unset: all)")
-    p.add_argument("--data-root", help="dataset root passed to train.py (unset: the configs' data/)")
+    p.add_argument(
+        "--seeds",
+        default=",".join(map(str, DEFAULT_SEEDS)),
+        help="comma list of training seeds (each has its own noise draw)",
+    )
+    p.add_argument(
+        "--epochs", type=int, help="reduced-scale runs: override train.epochs (unset: the paper's)"
+    )
+    p.add_argument(
+        "--train-subset",
+        type=int,
+        help="reduced-scale runs: train on a fixed subset of N samples (unset: all)",
+    )
+    p.add_argument(
+        "--data-root", help="dataset root passed to train.py (unset: the configs' data/)"
+    )
     p.add_argument("--out", default="runs/paper", help="root of the run directories")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="runs in parallel on this machine; above 1 each run gets train.threads="
-                        "cores // jobs unless --set train.threads=N")
-    p.add_argument("--devices",
-                   help="spread runs over these devices, each run gets --set train.device=D: a "
-                        "comma list (cuda:0,cuda:1 or cpu) or auto (every visible GPU, else the "
-                        "CPU); unset: train.device from the configs")
-    p.add_argument("--jobs-per-device",
-                   help="with --devices: runs at once on each device, a number or auto (a "
-                        "conservative table by model, capped by free GPU memory and cores; 1 "
-                        "on the CPU); unset: 1")
-    p.add_argument("--recipe", help="a named recipe of the configs (configs/base/<dataset>.yaml "
-                                    "recipes:, e.g. release for MNIST); its runs get their own "
-                                    "directories (<loss>@<recipe>)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs in parallel on this machine; above 1 each run gets train.threads="
+        "cores // jobs unless --set train.threads=N",
+    )
+    p.add_argument(
+        "--devices",
+        help="spread runs over these devices, each run gets --set train.device=D: a "
+        "comma list (cuda:0,cuda:1 or cpu) or auto (every visible GPU, else the "
+        "CPU); unset: train.device from the configs",
+    )
+    p.add_argument(
+        "--jobs-per-device",
+        help="with --devices: runs at once on each device, a number or auto (a "
+        "conservative table by model, capped by free GPU memory and cores; 1 "
+        "on the CPU); unset: 1",
+    )
+    p.add_argument(
+        "--recipe",
+        help="a named recipe of the configs (configs/base/<dataset>.yaml "
+        "recipes:, e.g. release for MNIST); its runs get their own "
+        "directories (<loss>@<recipe>)",
+    )
     p.add_argument("--set", nargs="*", help="extra train.py --set overrides for every run")
-    p.add_argument("--grid", action="append", metavar="KEY=V1,V2",
-                   help="run every value of a config key, each in its own directory "
-                        "(<loss>@<key>=<value>); repeat for a cartesian grid")
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="run every value of a config key, each in its own directory "
+        "(<loss>@<key>=<value>); repeat for a cartesian grid",
+    )
     p.add_argument("--slurm", type=Path, help="write a Slurm job-array script instead of running")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their state")
     return p
@@ -465,9 +555,15 @@ def sweep(args, argv) -> int:
         return 0
     if args.dry_run:
         for r in runs:
-            state = ("finished" if (r.out / "result.json").is_file() else
-                     "failed" if (r.out / "failed.json").is_file() else
-                     "interrupted" if (r.out / "checkpoints/last.pt").is_file() else "todo")
+            state = (
+                "finished"
+                if (r.out / "result.json").is_file()
+                else "failed"
+                if (r.out / "failed.json").is_file()
+                else "interrupted"
+                if (r.out / "checkpoints/last.pt").is_file()
+                else "todo"
+            )
             print(f"{state:12s} {r.name}")
         return 0
     print(f"{len(runs)} runs -> {args.out} ({pool.describe()})")
@@ -475,14 +571,19 @@ def sweep(args, argv) -> int:
     finished, interrupted = run_all(runs, pool)
     for run, status, detail in finished:
         results.setdefault(status, []).append((run, detail))
-    counts = {s: len(results.get(s, []))
-              for s in ("done", "failed", "refused", "skipped", "interrupted")}
-    print(f"summary: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped"
-          + "".join(f", {counts[s]} {s}" for s in ("refused", "interrupted") if counts[s]))
+    counts = {
+        s: len(results.get(s, [])) for s in ("done", "failed", "refused", "skipped", "interrupted")
+    }
+    print(
+        f"summary: {counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped"
+        + "".join(f", {counts[s]} {s}" for s in ("refused", "interrupted") if counts[s])
+    )
     for status in ("failed", "refused"):
         for run, detail in results.get(status, []):
             print(f"  {status}: {run.name}: {detail} (log: {run.out / 'train.log'})")
-    print(f"resume or retry with the same command: {shlex.join([sys.argv[0], *(argv or sys.argv[1:])])}")
+    print(
+        f"resume or retry with the same command: {shlex.join([sys.argv[0], *(argv or sys.argv[1:])])}"
+    )
     if interrupted:
         return 130
     return 1 if counts["failed"] or counts["refused"] else 0
@@ -516,11 +617,14 @@ def run_all(runs: list[Run], slots: DevicePool, execute=execute) -> tuple[list[t
             future.result()
     except KeyboardInterrupt:
         stop.set()
-        print("interrupted: waiting for the running trainings to write their checkpoints",
-              flush=True)
+        print(
+            "interrupted: waiting for the running trainings to write their checkpoints", flush=True
+        )
     pool.shutdown(wait=True, cancel_futures=True)
-    return ([f.result() for f in futures if not f.cancelled() and f.result() is not None],
-            stop.is_set())
+    return (
+        [f.result() for f in futures if not f.cancelled() and f.result() is not None],
+        stop.is_set(),
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Shared fixtures. Real data (the `real_data_root` fixture, prepared lazily): NLN_DATA_ROOT, else
 <repo>/../data, else it is unpacked once from <repo>/../shared/data (prepare.py, ~10 s) into a
 cache folder in the temp dir."""
+
 import os
 import subprocess
 import sys
@@ -43,8 +44,9 @@ SLOW_KINDS = ("e2e", "distributed", "reliability", "real_data")
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if ("real_data_root" in getattr(item, "fixturenames", ())
-                or any(item.get_closest_marker(kind) for kind in SLOW_KINDS)):
+        if "real_data_root" in getattr(item, "fixturenames", ()) or any(
+            item.get_closest_marker(kind) for kind in SLOW_KINDS
+        ):
             item.add_marker(pytest.mark.slow)
 
 
@@ -53,10 +55,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     import fake_data
+
     return fake_data.write_fake_mnist(tmp_path_factory.mktemp("data"), n_train=192, n_test=64)
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
     from helpers import write_config
+
     return write_config(tmp_path_factory.mktemp("cfg") / "c.yaml")

@@ -2,6 +2,7 @@
 process group, DDP, SyncBatchNorm and the collectives. train.py skips all of that for one
 process (nothing to share) and one GPU cannot hold two NCCL ranks, so this is how a machine
 with one GPU checks the NCCL path (tests/test_cuda.py)."""
+
 import sys
 from pathlib import Path
 
@@ -14,12 +15,12 @@ import engine.distributed as ed  # noqa: E402
 
 class OneProcessDist(ed.Dist):
     @property
-    def enabled(self) -> bool:   # every collective and DDP run, over a world of one
+    def enabled(self) -> bool:  # every collective and DDP run, over a world of one
         return True
 
 
 def init_distributed(device_setting):
-    if not torch.cuda.is_available():   # gloo on the CPU: how the driver itself is checked
+    if not torch.cuda.is_available():  # gloo on the CPU: how the driver itself is checked
         torch.distributed.init_process_group("gloo")
         return OneProcessDist(), "cpu"
     torch.cuda.set_device(0)
@@ -27,7 +28,7 @@ def init_distributed(device_setting):
     return OneProcessDist(), "cuda:0"
 
 
-ed.init_distributed = init_distributed   # before train.py imports it
+ed.init_distributed = init_distributed  # before train.py imports it
 import train  # noqa: E402
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ writer wrote, for round-trip tests. The CIFAR pickles are written like the offic
 (protocol 2, bytes written as Python 2 `str`): keys load as bytes with encoding="bytes" and as
 str with encoding="latin1".
 """
+
 from __future__ import annotations
 
 import gzip
@@ -19,8 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 CIFAR100_FINE = [f"fine_{i:02d}" for i in range(100)]
 CIFAR100_COARSE = [f"coarse_{i:02d}" for i in range(20)]
 
@@ -31,9 +42,21 @@ _KIND = {  # kind -> (channels, size, classes)
 }
 _SPLIT_ID = {"train": 0, "test": 1}
 # 10 well-separated RGB colours; CIFAR-100 class c uses colour c % 10 and block c // 10
-_PALETTE = np.array([[255, 40, 40], [40, 255, 40], [40, 40, 255], [255, 255, 40], [255, 40, 255],
-                     [40, 255, 255], [255, 150, 40], [150, 40, 255], [255, 255, 255],
-                     [120, 120, 120]], dtype=np.int64)
+_PALETTE = np.array(
+    [
+        [255, 40, 40],
+        [40, 255, 40],
+        [40, 40, 255],
+        [255, 255, 40],
+        [255, 40, 255],
+        [40, 255, 255],
+        [255, 150, 40],
+        [150, 40, 255],
+        [255, 255, 255],
+        [120, 120, 120],
+    ],
+    dtype=np.int64,
+)
 
 
 def fake_split(kind: str, n: int, split: str = "train", seed: int = 0):
@@ -52,8 +75,9 @@ def fake_split(kind: str, n: int, split: str = "train", seed: int = 0):
         else:
             colour = _PALETTE[int(y) % 10]
             for ch in range(3):
-                images[i, ch][sl] = np.clip(colour[ch] - rng.integers(0, 40, size=(block, block)),
-                                            0, 255)
+                images[i, ch][sl] = np.clip(
+                    colour[ch] - rng.integers(0, 40, size=(block, block)), 0, 255
+                )
     return images.astype(np.uint8), labels
 
 
@@ -66,7 +90,9 @@ def fake_arrays(kind: str, n_train: int, n_test: int, seed: int = 0):
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     """Write a uint8 array as an IDX file (magic 0x0800|ndim, big-endian uint32 dims)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
     payload = header + array.tobytes()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,8 +105,9 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     return path
 
 
-def write_fake_mnist(root, n_train: int = 64, n_test: int = 32, seed: int = 0,
-                     compress: bool = False) -> Path:
+def write_fake_mnist(
+    root, n_train: int = 64, n_test: int = 32, seed: int = 0, compress: bool = False
+) -> Path:
     """Write root/MNIST/raw/*-ubyte (IDX; with compress=True only the `.gz` files)."""
     root = Path(root)
     raw = root / "MNIST" / "raw"
@@ -128,18 +155,34 @@ def write_fake_cifar10(root, n_train: int = 100, n_test: int = 50, seed: int = 0
     bounds = np.linspace(0, n_train, 6).round().astype(int)
     for b in range(5):
         s = slice(bounds[b], bounds[b + 1])
-        dump_py2_pickle({b"batch_label": f"training batch {b + 1} of 5".encode(),
-                         b"labels": [int(v) for v in y[s]], b"data": _rows(x[s]),
-                         b"filenames": [f"fake_{i:05d}.png".encode()
-                                        for i in range(bounds[b], bounds[b + 1])]},
-                        folder / f"data_batch_{b + 1}")
-    dump_py2_pickle({b"batch_label": b"testing batch 1 of 1", b"labels": [int(v) for v in yt],
-                     b"data": _rows(xt), b"filenames": [f"fake_t{i:05d}.png".encode()
-                                                        for i in range(n_test)]},
-                    folder / "test_batch")
-    dump_py2_pickle({b"label_names": [c.encode() for c in CIFAR10_CLASSES],
-                     b"num_cases_per_batch": int(bounds[1]), b"num_vis": 3072},
-                    folder / "batches.meta")
+        dump_py2_pickle(
+            {
+                b"batch_label": f"training batch {b + 1} of 5".encode(),
+                b"labels": [int(v) for v in y[s]],
+                b"data": _rows(x[s]),
+                b"filenames": [
+                    f"fake_{i:05d}.png".encode() for i in range(bounds[b], bounds[b + 1])
+                ],
+            },
+            folder / f"data_batch_{b + 1}",
+        )
+    dump_py2_pickle(
+        {
+            b"batch_label": b"testing batch 1 of 1",
+            b"labels": [int(v) for v in yt],
+            b"data": _rows(xt),
+            b"filenames": [f"fake_t{i:05d}.png".encode() for i in range(n_test)],
+        },
+        folder / "test_batch",
+    )
+    dump_py2_pickle(
+        {
+            b"label_names": [c.encode() for c in CIFAR10_CLASSES],
+            b"num_cases_per_batch": int(bounds[1]),
+            b"num_vis": 3072,
+        },
+        folder / "batches.meta",
+    )
     return root
 
 
@@ -149,14 +192,21 @@ def write_fake_cifar100(root, n_train: int = 200, n_test: int = 100, seed: int =
     folder = root / "cifar-100-python"
     x, y, xt, yt = fake_arrays("cifar100", n_train, n_test, seed)
     for name, images, labels in (("train", x, y), ("test", xt, yt)):
-        dump_py2_pickle({b"batch_label": f"{name}ing batch 1 of 1".encode(),
-                         b"fine_labels": [int(v) for v in labels],
-                         b"coarse_labels": [int(v) // 5 for v in labels],
-                         b"data": _rows(images),
-                         b"filenames": [f"fake_{name}_{i:05d}.png".encode()
-                                        for i in range(len(labels))]},
-                        folder / name)
-    dump_py2_pickle({b"fine_label_names": [c.encode() for c in CIFAR100_FINE],
-                     b"coarse_label_names": [c.encode() for c in CIFAR100_COARSE]},
-                    folder / "meta")
+        dump_py2_pickle(
+            {
+                b"batch_label": f"{name}ing batch 1 of 1".encode(),
+                b"fine_labels": [int(v) for v in labels],
+                b"coarse_labels": [int(v) // 5 for v in labels],
+                b"data": _rows(images),
+                b"filenames": [f"fake_{name}_{i:05d}.png".encode() for i in range(len(labels))],
+            },
+            folder / name,
+        )
+    dump_py2_pickle(
+        {
+            b"fine_label_names": [c.encode() for c in CIFAR100_FINE],
+            b"coarse_label_names": [c.encode() for c in CIFAR100_COARSE],
+        },
+        folder / "meta",
+    )
     return root

@@ -1,4 +1,5 @@
 """Small helpers shared by the end-to-end tests."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,13 @@ DEFAULT_LOSS = {"name": "nce+rce", "alpha": 1.0, "beta": 10.0}
 
 def write_config(path: Path, dataset: str = "mnist", loss: dict | None = None, **blocks) -> Path:
     """A small, fast training config: 3 epochs, batch 32, 40 % symmetric noise."""
-    cfg = {"dataset": {"name": dataset}, "noise": {"kind": "symmetric", "rate": 0.4},
-           "loss": dict(loss or DEFAULT_LOSS), "optim": {"lr": 0.05},
-           "train": {"epochs": 3, "batch_size": 32, "eval_batch_size": 64, "progress": False}}
+    cfg = {
+        "dataset": {"name": dataset},
+        "noise": {"kind": "symmetric", "rate": 0.4},
+        "loss": dict(loss or DEFAULT_LOSS),
+        "optim": {"lr": 0.05},
+        "train": {"epochs": 3, "batch_size": 32, "eval_batch_size": 64, "progress": False},
+    }
     for key, value in blocks.items():
         cfg.setdefault(key, {}).update(value)
     path.write_text(yaml.safe_dump(cfg))

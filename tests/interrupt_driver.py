@@ -9,6 +9,7 @@ Signals are real; only their timing is chosen, so tests are deterministic.
 Under torchrun (this file as the script) only the rank in $NLN_INTERRUPT_RANK (default: every
 rank) signals itself, to test that the processes agree on stopping.
 """
+
 import os
 import signal
 import sys
@@ -35,9 +36,9 @@ def main():
 
     def train_batches(self, batch_size, generator, first_step=0, **kwargs):
         state["epoch"] += 1
-        for i, item in enumerate(original_batches(self, batch_size, generator, first_step,
-                                                  **kwargs),
-                                 start=first_step):
+        for i, item in enumerate(
+            original_batches(self, batch_size, generator, first_step, **kwargs), start=first_step
+        ):
             if not during_checkpoint and state["epoch"] == epoch and i == step:
                 os.kill(os.getpid(), sig)
             yield item
@@ -51,8 +52,10 @@ def main():
             if Path(path).suffix == ".pt":
                 state["saves"] += 1
                 if state["saves"] == epoch + 1:
+
                     def half_then_kill(f):
                         import io as _io
+
                         buf = _io.BytesIO()
                         write(buf)
                         data = buf.getvalue()
@@ -60,12 +63,13 @@ def main():
                         f.flush()
                         os.fsync(f.fileno())
                         os.kill(os.getpid(), sig)
+
                     return original_atomic(path, half_then_kill)
             return original_atomic(path, write)
 
         io_module.atomic_write = atomic
 
-    sys.exit(train.main(sys.argv[sep + 1:]))
+    sys.exit(train.main(sys.argv[sep + 1 :]))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ float dtype, reduction and ignore_index as in torch.nn.CrossEntropyLoss, (N, K, 
 and one clear error, naming the parameter and its allowed range, for every bad argument.
 Expectations come from torch's own CrossEntropyLoss, from the 2-D call on selected rows, and
 from each class's declared RANGES probed at and beyond its bounds."""
+
 import math
 
 import pytest
@@ -22,19 +23,21 @@ def batch(n=12, K=10, seed=0, dtype=torch.float64):
 
 # --- the classes ------------------------------------------------------------------------------
 
+
 def test_every_registered_class_is_exported_and_builds_like_build_loss():
     z, y = batch()
     for name, cls in BASE_LOSSES.items():
         assert getattr(losses, cls.__name__) is cls and cls.__name__ in losses.__all__
         if name == "nlnl":
-            continue   # random complementary labels: compared in test_losses.py by hand
+            continue  # random complementary labels: compared in test_losses.py by hand
         assert torch.equal(cls(10)(z, y), build_loss(name, 10)(z, y)), name
 
 
 def test_a_pair_from_the_classes_equals_the_named_pair():
     z, y = batch()
-    pair = Combination(10, losses.NormalizedCrossEntropy(10), losses.ReverseCrossEntropy(10),
-                       alpha=1.0, beta=10.0)
+    pair = Combination(
+        10, losses.NormalizedCrossEntropy(10), losses.ReverseCrossEntropy(10), alpha=1.0, beta=10.0
+    )
     assert torch.equal(pair(z, y), build_loss("nce+rce", 10, alpha=1.0, beta=10.0)(z, y))
 
 
@@ -48,6 +51,7 @@ def test_a_pair_refuses_parts_that_cannot_be_summed():
 
 
 # --- dtypes and autocast ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 @pytest.mark.parametrize("name", sorted(LOSSES))
@@ -73,6 +77,7 @@ def test_integer_targets_of_any_width_equal_int64_targets():
 
 # --- reduction and ignore_index against torch's CrossEntropyLoss ---------------------------
 
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_ce_with_ignore_index_equals_torch_cross_entropy(reduction):
     z, y = batch(n=16)
@@ -97,7 +102,7 @@ def test_ce_on_images_equals_torch_cross_entropy_in_every_reduction():
 def test_ignored_samples_are_as_if_absent(name):
     """Every loss, batch-level and random ones included: the value with ignored targets is the
     value of the kept rows alone (NLNL: with the same draws), and ignored rows get no gradient."""
-    z, y = batch(n=64)   # every class present: DMI's determinant is not 0
+    z, y = batch(n=64)  # every class present: DMI's determinant is not 0
     ignored = torch.zeros(64, dtype=torch.bool)
     ignored[[0, 7, 8, 20]] = True
     marked = y.masked_fill(ignored, -1)
@@ -118,8 +123,9 @@ def test_reduction_none_puts_zeros_at_ignored_samples_and_keeps_the_input_shape(
     y = torch.randint(0, 10, (3, 2, 2), generator=g)
     y[1, 0, 1] = -100
     got = build_loss(name, 10, reduction="none", ignore_index=-100)(z, y)
-    rows = build_loss(name, 10, reduction="none")(z.movedim(1, -1).reshape(-1, 10),
-                                                   y.reshape(-1).clamp_min(0))
+    rows = build_loss(name, 10, reduction="none")(
+        z.movedim(1, -1).reshape(-1, 10), y.reshape(-1).clamp_min(0)
+    )
     expected = rows.reshape(3, 2, 2).clone()
     expected[1, 0, 1] = 0.0
     assert got.shape == (3, 2, 2) and torch.allclose(got, expected, rtol=1e-12, atol=0)
@@ -145,27 +151,50 @@ def test_components_of_a_pair_honour_ignore_index():
 def test_ignore_index_defaults_to_none_so_minus_100_is_an_out_of_range_class():
     z, y = batch(n=4)
     y[0] = -100
-    with pytest.raises(ValueError, match=r"targets must be class indices in \[0, 10\), got "
-                                         r"values from -100"):
+    with pytest.raises(
+        ValueError,
+        match=r"targets must be class indices in \[0, 10\), got "
+        r"values from -100",
+    ):
         build_loss("ce", 10)(z, y)
 
 
 # --- bad calls ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("logits,targets,error,match", [
-    (torch.ones(4, 10, dtype=torch.long), torch.zeros(4, dtype=torch.long), TypeError,
-     "logits must be a floating-point torch.Tensor, got torch.int64"),
-    ([[0.0] * 10], torch.zeros(1, dtype=torch.long), TypeError, "got list"),
-    (torch.zeros(4, 10), torch.zeros(4), TypeError, "targets must be an integer torch.Tensor of "
-                                                    "class indices .*got torch.float32"),
-    (torch.zeros(4, 10), torch.zeros(4, dtype=torch.bool), TypeError, "torch.bool"),
-    (torch.zeros(4, 7), torch.zeros(4, dtype=torch.long), ValueError,
-     r"logits must have shape \(N, 10\) or \(N, 10, d1, ...\) for num_classes=10, got \(4, 7\)"),
-    (torch.zeros(10), torch.zeros((), dtype=torch.long), ValueError, r"got \(10,\)"),
-    (torch.zeros(4, 10), torch.zeros(5, dtype=torch.long), ValueError,
-     r"targets must have shape \(4,\) for logits of shape \(4, 10\), got \(5,\)"),
-    (torch.zeros(4, 10), torch.full((4,), 10), ValueError, r"in \[0, 10\), got values from 10"),
-])
+
+@pytest.mark.parametrize(
+    "logits,targets,error,match",
+    [
+        (
+            torch.ones(4, 10, dtype=torch.long),
+            torch.zeros(4, dtype=torch.long),
+            TypeError,
+            "logits must be a floating-point torch.Tensor, got torch.int64",
+        ),
+        ([[0.0] * 10], torch.zeros(1, dtype=torch.long), TypeError, "got list"),
+        (
+            torch.zeros(4, 10),
+            torch.zeros(4),
+            TypeError,
+            "targets must be an integer torch.Tensor of class indices .*got torch.float32",
+        ),
+        (torch.zeros(4, 10), torch.zeros(4, dtype=torch.bool), TypeError, "torch.bool"),
+        (
+            torch.zeros(4, 7),
+            torch.zeros(4, dtype=torch.long),
+            ValueError,
+            r"logits must have shape \(N, 10\) or \(N, 10, d1, ...\) for num_classes=10, got \(4, 7\)",
+        ),
+        (torch.zeros(10), torch.zeros((), dtype=torch.long), ValueError, r"got \(10,\)"),
+        (
+            torch.zeros(4, 10),
+            torch.zeros(5, dtype=torch.long),
+            ValueError,
+            r"targets must have shape \(4,\) for logits of shape \(4, 10\), got \(5,\)",
+        ),
+        (torch.zeros(4, 10), torch.full((4,), 10), ValueError, r"in \[0, 10\), got values from 10"),
+    ],
+)
 def test_bad_calls_are_one_clear_error(logits, targets, error, match):
     for name in ("ce", "nce+rce", "dmi"):
         with pytest.raises(error, match=match):
@@ -179,6 +208,7 @@ def test_bad_ignore_index(value):
 
 
 # --- parameter ranges, declared once (RANGES) ------------------------------------------------
+
 
 def all_classes():
     return list(BASE_LOSSES.values()) + [Combination]
@@ -202,13 +232,15 @@ def outside(interval: Interval) -> list:
 
 def build(cls, **params):
     if cls is Combination:
-        return Combination(10, losses.NormalizedCrossEntropy(10), losses.MeanAbsoluteError(10),
-                           **params)
+        return Combination(
+            10, losses.NormalizedCrossEntropy(10), losses.MeanAbsoluteError(10), **params
+        )
     return cls(10, **params)
 
 
-@pytest.mark.parametrize("cls", all_classes(), ids=lambda c: c.NAME if c is not Combination
-                         else "combination")
+@pytest.mark.parametrize(
+    "cls", all_classes(), ids=lambda c: c.NAME if c is not Combination else "combination"
+)
 def test_each_range_is_enforced_at_its_bounds_with_a_message_naming_it(cls):
     for param, allowed in cls.RANGES.items():
         if not isinstance(allowed, Interval):
@@ -217,28 +249,45 @@ def test_each_range_is_enforced_at_its_bounds_with_a_message_naming_it(cls):
             with pytest.raises(ValueError, match=f"loss parameter '{param}' must be ") as error:
                 build(cls, **{param: value})
             assert allowed.condition() in str(error.value), (param, value)
-        for value in ("x", None):   # a wrong type: the message gives the interval
-            with pytest.raises(ValueError, match=f"loss parameter '{param}' must be an? "
-                                                 f"(number|integer), got .* \\(allowed: ") as error:
+        for value in ("x", None):  # a wrong type: the message gives the interval
+            with pytest.raises(
+                ValueError,
+                match=f"loss parameter '{param}' must be an? (number|integer), got .* \\(allowed: ",
+            ) as error:
                 build(cls, **{param: value})
             assert str(error.value).endswith(f"(allowed: {allowed})"), (param, value)
         for bound in (allowed.low, allowed.high):
             if bound is not None and allowed.contains(bound):
-                build(cls, **{param: bound})   # an inclusive bound is accepted
+                build(cls, **{param: bound})  # an inclusive bound is accepted
 
 
-@pytest.mark.parametrize("name,params,match", [
-    ("gce", {"q": 1.5}, r"'q' must be > 0 and <= 1, got 1.5"),
-    ("gce", {"q": "0.7"}, r"'q' must be a number, got '0.7' \(allowed: \(0, 1\]\)"),
-    ("nlnl", {"ln_neg": 0}, r"'ln_neg' must be >= 1, got 0"),
-    ("nlnl", {"ln_neg": 1.0}, r"'ln_neg' must be an integer, got 1.0 \(allowed: integer >= 1\)"),
-    ("nlnl", {"class_counts": [1, 2]}, "must be None or list a positive count for each of the 10"),
-    ("nlnl", {"class_counts": [0] * 10}, "positive count"),
-    ("nlnl", {"prob_clamp": 0.0}, r"'prob_clamp' must be > 0 and <= 1"),
-    ("fl", {"detach_modulator": "no"}, "'detach_modulator' must be True or False, got 'no'"),
-    ("nmae", {"normalizer": "official"}, r"'normalizer' must be one of \('paper', 'reference'\)"),
-    ("aul", {"a": 1.0}, r"'a' must be > 1, got 1.0"),
-])
+@pytest.mark.parametrize(
+    "name,params,match",
+    [
+        ("gce", {"q": 1.5}, r"'q' must be > 0 and <= 1, got 1.5"),
+        ("gce", {"q": "0.7"}, r"'q' must be a number, got '0.7' \(allowed: \(0, 1\]\)"),
+        ("nlnl", {"ln_neg": 0}, r"'ln_neg' must be >= 1, got 0"),
+        (
+            "nlnl",
+            {"ln_neg": 1.0},
+            r"'ln_neg' must be an integer, got 1.0 \(allowed: integer >= 1\)",
+        ),
+        (
+            "nlnl",
+            {"class_counts": [1, 2]},
+            "must be None or list a positive count for each of the 10",
+        ),
+        ("nlnl", {"class_counts": [0] * 10}, "positive count"),
+        ("nlnl", {"prob_clamp": 0.0}, r"'prob_clamp' must be > 0 and <= 1"),
+        ("fl", {"detach_modulator": "no"}, "'detach_modulator' must be True or False, got 'no'"),
+        (
+            "nmae",
+            {"normalizer": "official"},
+            r"'normalizer' must be one of \('paper', 'reference'\)",
+        ),
+        ("aul", {"a": 1.0}, r"'a' must be > 1, got 1.0"),
+    ],
+)
 def test_messages_name_the_parameter_and_its_range(name, params, match):
     with pytest.raises(ValueError, match=match):
         build_loss(name, 10, **params)

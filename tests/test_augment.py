@@ -1,5 +1,6 @@
 """The batched on-device augmentation draws what the reference torchvision transforms draw, and
 applies the same operations pixel for pixel; the device batch source covers each epoch once."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +10,8 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 
 from datasets import DeviceDataset, ReferenceLoader
-from engine.runtime import epoch_generator
 from datasets import augment as aug
+from engine.runtime import epoch_generator
 
 N = 90_000
 
@@ -50,7 +51,10 @@ def test_rotation_angles_uniform_in_plus_minus_20_like_reference():
     assert angles.min() >= -20 and angles.max() <= 20
     # uniform on [-20, 20]: the empirical CDF stays within a KS band (p = 0.001: 1.95/sqrt(N))
     qs = np.linspace(0.01, 0.99, 99)
-    assert np.max(np.abs(np.quantile(angles.numpy(), qs) - (-20 + 40 * qs))) / 40 < 1.95 / np.sqrt(N) * 2
+    assert (
+        np.max(np.abs(np.quantile(angles.numpy(), qs) - (-20 + 40 * qs))) / 40
+        < 1.95 / np.sqrt(N) * 2
+    )
     torch.manual_seed(0)
     ref = np.array([T.RandomRotation.get_params([-20.0, 20.0]) for _ in range(20_000)])
     assert ref.min() >= -20 and ref.max() <= 20
@@ -93,13 +97,19 @@ def test_normalizer_equals_to_tensor_plus_normalize():
     mean, std = (0.49, 0.48, 0.44), (0.24, 0.24, 0.26)
     x = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     ours = aug.Normalizer(mean, std, "cpu")(x.float())
-    ref = torch.stack([TF.normalize(TF.to_tensor(Image.fromarray(i.permute(1, 2, 0).numpy())),
-                                    mean, std) for i in x])
+    ref = torch.stack(
+        [
+            TF.normalize(TF.to_tensor(Image.fromarray(i.permute(1, 2, 0).numpy())), mean, std)
+            for i in x
+        ]
+    )
     assert torch.allclose(ours, ref, atol=1e-5)
 
 
 def test_device_epoch_covers_every_sample_once_and_is_reproducible():
-    images = torch.arange(103, dtype=torch.uint8).view(103, 1, 1, 1).expand(103, 1, 8, 8).contiguous()
+    images = (
+        torch.arange(103, dtype=torch.uint8).view(103, 1, 1, 1).expand(103, 1, 8, 8).contiguous()
+    )
     data = DeviceDataset(images, (0.0,), (1 / 255,), "none", "cpu")
     seen = torch.cat([idx for _, idx in data.train_batches(10, epoch_generator(5, 2))])
     assert sorted(seen.tolist()) == list(range(103))
@@ -121,7 +131,7 @@ def test_reference_loader_yields_the_same_samples_normalised_alike():
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
     fast = DeviceDataset(images, mean, std, "none", "cpu")
     ref = ReferenceLoader(images, mean, std, "none", "cpu")
-    for (xf, sf), (xr, ir) in zip(fast.eval_batches(8), ref.eval_batches(8)):
+    for (xf, sf), (xr, ir) in zip(fast.eval_batches(8), ref.eval_batches(8), strict=False):
         assert torch.equal(torch.arange(20)[sf], ir)
         assert torch.allclose(xf, xr, atol=1e-5)
     order = torch.cat([i for _, i in ref.train_batches(6, epoch_generator(0, 0))])

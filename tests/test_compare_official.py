@@ -1,8 +1,8 @@
 """scripts/compare_official.py over reports/side_by_side.py: the three-column report and its
 verdicts, on hand-made runs."""
+
 import json
 from pathlib import Path
-
 
 from reports import figures
 from reports import side_by_side as sbs
@@ -14,10 +14,13 @@ from scripts import compare_official, tables
 def write_run(root: Path, kind, setting, loss, seed, curve, schedule=None, config=None):
     out = root / "mnist" / kind / setting / loss / f"seed{seed}"
     out.mkdir(parents=True)
-    (out / "metrics.jsonl").write_text("".join(json.dumps({"epoch": i + 1, "test_top1": v}) + "\n"
-                                               for i, v in enumerate(curve)))
-    result = {"last": {"epoch": len(curve), "test_top1": curve[-1]},
-              "config": {"train.epochs": schedule or len(curve), **(config or {})}}
+    (out / "metrics.jsonl").write_text(
+        "".join(json.dumps({"epoch": i + 1, "test_top1": v}) + "\n" for i, v in enumerate(curve))
+    )
+    result = {
+        "last": {"epoch": len(curve), "test_top1": curve[-1]},
+        "config": {"train.epochs": schedule or len(curve), **(config or {})},
+    }
     if schedule:  # the harness's record of a run stopped before its schedule's end
         result.update(epochs_run=len(curve), schedule_epochs=schedule)
     (out / "result.json").write_text(json.dumps(result))
@@ -42,18 +45,25 @@ def test_verdicts_and_table(tmp_path):
     for seed, (a, b) in enumerate([(89.0, 95.0), (93.0, 95.0)]):
         write_run(ours, "sym", "0.6", "ce", seed, [a])
         write_run(theirs, "sym", "0.6", "ce", seed, [b - 2 * seed])
-    written = sbs.write_all(ours, theirs, "mnist",
-                                         OutputFolder(tmp_path / "out", overwrite=False))
-    rows = {(r["kind"], r["setting"], r["loss"]): r["verdict"] for r in sbs.build_rows(
-        sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"),
-        load_published("mnist"))}
-    assert rows == {("sym", "0.8", "ce"): "project = authors' ≠ published",
-                    ("sym", "0.8", "nce"): "project ≠ authors'",
-                    ("sym", "0.4", "nce+rce"): "all agree",
-                    ("asym", "0.4", "ce"): "partial",
-                    ("sym", "0.6", "ce"): "project = authors' ≠ published"}
+    written = sbs.write_all(ours, theirs, "mnist", OutputFolder(tmp_path / "out", overwrite=False))
+    rows = {
+        (r["kind"], r["setting"], r["loss"]): r["verdict"]
+        for r in sbs.build_rows(
+            sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"), load_published("mnist")
+        )
+    }
+    assert rows == {
+        ("sym", "0.8", "ce"): "project = authors' ≠ published",
+        ("sym", "0.8", "nce"): "project ≠ authors'",
+        ("sym", "0.4", "nce+rce"): "all agree",
+        ("asym", "0.4", "ce"): "partial",
+        ("sym", "0.6", "ce"): "project = authors' ≠ published",
+    }
     md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
-    assert "| sym 0.8 | ce | 47.08±1.15 | 24.50 (n=1) | 23.00 (n=1) | project = authors' ≠ published |" in md
+    assert (
+        "| sym 0.8 | ce | 47.08±1.15 | 24.50 (n=1) | 23.00 (n=1) | project = authors' ≠ published |"
+        in md
+    )
     assert "89.00 (n=1) [epoch 2/50]" in md
     assert "94.00±1.00 (n=2)" in md and "91.00±2.00 (n=2)" in md
     pngs = [p for p in written if p.suffix == ".png"]
@@ -64,12 +74,35 @@ def test_tables_cli_adds_the_authors_column(tmp_path):
     ours, theirs = tmp_path / "ours", tmp_path / "official"
     write_run(ours, "sym", "0.8", "ce", 0, [80.0, 23.0])
     write_run(theirs, "sym", "0.8", "ce", 0, [81.0, 24.5])
-    (ours / "mnist" / "sym" / "0.8" / "ce" / "seed0" / "result.json").write_text(json.dumps(
-        {"last": {"epoch": 2, "test_top1": 23.0}, "best_on_test": {"epoch": 1, "test_top1": 80.0},
-         "config": {"train.epochs": 2}}))
-    assert tables.main(["--runs", str(ours), "--dataset", "mnist", "--kinds", "sym", "--out",
-                        str(tmp_path / "t"), "--official-runs", str(theirs)]) == 0
-    assert "project = authors' ≠ published" in (tmp_path / "t" / "mnist_side_by_side.md").read_text()
+    (ours / "mnist" / "sym" / "0.8" / "ce" / "seed0" / "result.json").write_text(
+        json.dumps(
+            {
+                "last": {"epoch": 2, "test_top1": 23.0},
+                "best_on_test": {"epoch": 1, "test_top1": 80.0},
+                "config": {"train.epochs": 2},
+            }
+        )
+    )
+    assert (
+        tables.main(
+            [
+                "--runs",
+                str(ours),
+                "--dataset",
+                "mnist",
+                "--kinds",
+                "sym",
+                "--out",
+                str(tmp_path / "t"),
+                "--official-runs",
+                str(theirs),
+            ]
+        )
+        == 0
+    )
+    assert (
+        "project = authors' ≠ published" in (tmp_path / "t" / "mnist_side_by_side.md").read_text()
+    )
 
 
 def test_a_run_without_result_is_shown_as_partial_from_its_metrics(tmp_path):
@@ -81,8 +114,7 @@ def test_a_run_without_result_is_shown_as_partial_from_its_metrics(tmp_path):
     folder = theirs / "mnist" / "sym" / "0.8" / "ce" / "seed0"
     (folder / "result.json").unlink()
     (folder / "config.yaml").write_text("train:\n  epochs: 50\n")
-    rows = sbs.build_rows(sbs.collect(ours, "mnist"),
-                                       sbs.collect(theirs, "mnist"), {})
+    rows = sbs.build_rows(sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"), {})
     assert [r["verdict"] for r in rows] == ["partial"]
     assert sbs.fmt(rows[0]["official"]) == "40.00 (n=1) [epoch 3/50]"
 
@@ -93,9 +125,22 @@ def test_losses_option_keeps_only_the_named_losses_cells(tmp_path):
     write_run(ours, "sym", "0.8", "ce", 0, [80.0, 23.0])
     write_run(theirs, "sym", "0.8", "ce", 0, [81.0, 24.5])
     write_run(ours, "sym", "0.8", "ldr-kl", 0, [70.0, 75.0])  # no authors' run: left out
-    assert compare_official.main(["--runs", str(ours), "--official-runs", str(theirs),
-                                  "--out", str(tmp_path / "out"), "--no-figures",
-                                  "--losses", "ce,nce"]) == 0
+    assert (
+        compare_official.main(
+            [
+                "--runs",
+                str(ours),
+                "--official-runs",
+                str(theirs),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-figures",
+                "--losses",
+                "ce,nce",
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
     assert "| sym 0.8 | ce |" in md and "ldr-kl" not in md
 
@@ -110,16 +155,33 @@ def test_seeds_option_averages_both_columns_over_the_same_seeds(tmp_path):
         write_run(theirs, "sym", "0.8", "ce", seed, [80.0, top1])
     base = ["--runs", str(ours), "--official-runs", str(theirs), "--no-figures"]
     assert compare_official.main(base + ["--out", str(tmp_path / "all")]) == 0
-    assert "| 22.00±1.00 (n=2) | 42.67±29.27 (n=3) |" in (
-        tmp_path / "all" / "mnist_side_by_side.md").read_text()
-    assert compare_official.main(base + ["--out", str(tmp_path / "paired"), "--seeds", "0,123"]) == 0
+    assert (
+        "| 22.00±1.00 (n=2) | 42.67±29.27 (n=3) |"
+        in (tmp_path / "all" / "mnist_side_by_side.md").read_text()
+    )
+    assert (
+        compare_official.main(base + ["--out", str(tmp_path / "paired"), "--seeds", "0,123"]) == 0
+    )
     md = (tmp_path / "paired" / "mnist_side_by_side.md").read_text()
     assert "| 22.00±1.00 (n=2) | 22.00±2.00 (n=2) | project = authors' ≠ published |" in md
 
 
 def test_seeds_option_rejects_a_non_integer_in_one_line(tmp_path, capsys):
-    assert compare_official.main(["--runs", str(tmp_path), "--official-runs", str(tmp_path),
-                                  "--out", str(tmp_path / "o"), "--seeds", "0,x"]) == 2
+    assert (
+        compare_official.main(
+            [
+                "--runs",
+                str(tmp_path),
+                "--official-runs",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--seeds",
+                "0,x",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--seeds '0,x': give integers" in err and err.count("\n") == 1
 
@@ -151,8 +213,21 @@ def test_paired_keeps_per_cell_only_the_seeds_both_codes_ran(tmp_path):
     for seed in (0, 123):
         write_run(theirs, "sym", "0.8", "nce+rce", seed, [67.0])
     write_run(ours, "sym", "0.8", "mae", 0, [60.0])
-    assert compare_official.main(["--runs", str(ours), "--official-runs", str(theirs), "--out",
-                                  str(tmp_path / "out"), "--no-figures", "--paired"]) == 0
+    assert (
+        compare_official.main(
+            [
+                "--runs",
+                str(ours),
+                "--official-runs",
+                str(theirs),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-figures",
+                "--paired",
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
     assert "| ce | 47.08±1.15 | 21.00±1.63 (n=3) | 22.00±1.63 (n=3) |" in md
     assert "| nce+rce | 75.18±1.19 | 67.00±0.00 (n=2) | 67.00±1.00 (n=2) |" in md
@@ -165,8 +240,21 @@ def test_paired_says_which_cell_it_leaves_out_for_want_of_a_common_seed(tmp_path
     write_run(theirs, "sym", "0.8", "ce", 123, [22.0])
     write_run(ours, "sym", "0.8", "nce", 0, [84.0])
     write_run(theirs, "sym", "0.8", "nce", 0, [84.2])
-    assert compare_official.main(["--runs", str(ours), "--official-runs", str(theirs), "--out",
-                                  str(tmp_path / "out"), "--no-figures", "--paired"]) == 0
+    assert (
+        compare_official.main(
+            [
+                "--runs",
+                str(ours),
+                "--official-runs",
+                str(theirs),
+                "--out",
+                str(tmp_path / "out"),
+                "--no-figures",
+                "--paired",
+            ]
+        )
+        == 0
+    )
     assert "--paired: sym 0.8 ce has no seed both codes ran; left out" in capsys.readouterr().err
     md = (tmp_path / "out" / "mnist_side_by_side.md").read_text()
     assert "| nce |" in md and "| ce |" not in md
@@ -178,8 +266,9 @@ def test_sides_of_different_settings_are_not_compared(tmp_path):
     ours, theirs = tmp_path / "ours", tmp_path / "official"
     write_run(ours, "sym", "0.8", "ce", 0, [30.0], config={"dataset.train_subset": 500})
     write_run(theirs, "sym", "0.8", "ce", 0, [81.0] * 49 + [22.0])
-    [row] = sbs.build_rows(sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"),
-                           load_published("mnist"))
+    [row] = sbs.build_rows(
+        sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"), load_published("mnist")
+    )
     assert row["verdict"] == "configs differ: dataset.train_subset, train.epochs"
 
 
@@ -189,10 +278,13 @@ def test_each_recipe_is_a_cell_of_its_own(tmp_path):
     for root, value in ((ours, 11.35), (theirs, 11.35)):
         write_run(root, "sym", "0.4", "nce", 0, [96.0])
         write_run(root, "sym", "0.4", "nce@release", 0, [90.0, value], config=release)
-    rows = sbs.build_rows(sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"),
-                          load_published("mnist"))
+    rows = sbs.build_rows(
+        sbs.collect(ours, "mnist"), sbs.collect(theirs, "mnist"), load_published("mnist")
+    )
     assert [(r["loss"], r["verdict"]) for r in rows] == [
-        ("nce", "project = authors' ≠ published"), ("nce@release", "all agree")]
+        ("nce", "project = authors' ≠ published"),
+        ("nce@release", "all agree"),
+    ]
     only = sbs.collect(ours, "mnist", recipe="release")
     assert list(only) == [("sym", "0.4", "nce@release")]
 
@@ -207,26 +299,63 @@ def test_the_recipe_report_says_which_recipe_explains_each_cell(tmp_path):
         write_run(root, "sym", "0.4", "nce", 0, [95.0, 96.0])
         write_run(root, "sym", "0.4", "nce@release", 0, [90.0, 11.35], config=release)
     earlier = tmp_path / "earlier.csv"
-    earlier.write_text("kind,setting,loss,published_mean,published_std,official_mean,official_std,"
-                       "official_n,official_epochs,ours_mean,ours_std,ours_n,ours_epochs,verdict\n"
-                       "sym,0.8,ce,47.08,1.15,21.7467,0.5941,3,50,23.0467,0.5775,3,50,x\n")
-    assert compare_official.main([
-        "--runs", str(ours), "--official-runs", str(theirs), "--out", str(tmp_path / "out"),
-        "--recipes", "paper,release", "--cells", "sym:0.4:nce,sym:0.8:ce",
-        "--earlier", str(earlier)]) == 0
+    earlier.write_text(
+        "kind,setting,loss,published_mean,published_std,official_mean,official_std,"
+        "official_n,official_epochs,ours_mean,ours_std,ours_n,ours_epochs,verdict\n"
+        "sym,0.8,ce,47.08,1.15,21.7467,0.5941,3,50,23.0467,0.5775,3,50,x\n"
+    )
+    assert (
+        compare_official.main(
+            [
+                "--runs",
+                str(ours),
+                "--official-runs",
+                str(theirs),
+                "--out",
+                str(tmp_path / "out"),
+                "--recipes",
+                "paper,release",
+                "--cells",
+                "sym:0.4:nce,sym:0.8:ce",
+                "--earlier",
+                str(earlier),
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "out" / "mnist_recipes.md").read_text()
-    assert ("| sym 0.4 | nce | 11.35±0.00 | 96.00 (n=1) | 96.00 (n=1) | 11.35 (n=1) | "
-            "11.35 (n=1) | release explains; paper not |") in md
-    assert ("| sym 0.8 | ce | 47.08±1.15 | 21.75±0.59 (n=3) ‡ | 23.05±0.58 (n=3) ‡ | – | – | "
-            "no recipe explains it (release: not run) |") in md
-    assert ("paper explains 0 of the 2 cells it was run on; release explains 1 of the 1 "
-            "cells it was run on") in md
+    assert (
+        "| sym 0.4 | nce | 11.35±0.00 | 96.00 (n=1) | 96.00 (n=1) | 11.35 (n=1) | "
+        "11.35 (n=1) | release explains; paper not |"
+    ) in md
+    assert (
+        "| sym 0.8 | ce | 47.08±1.15 | 21.75±0.59 (n=3) ‡ | 23.05±0.58 (n=3) ‡ | – | – | "
+        "no recipe explains it (release: not run) |"
+    ) in md
+    assert (
+        "paper explains 0 of the 2 cells it was run on; release explains 1 of the 1 "
+        "cells it was run on"
+    ) in md
     assert (tmp_path / "out" / "mnist_sym_0.4_nce_recipes.png").is_file()
 
 
 def test_recipe_report_cells_are_checked_in_one_line(tmp_path, capsys):
-    assert compare_official.main(["--runs", str(tmp_path), "--official-runs", str(tmp_path),
-                                  "--out", str(tmp_path / "o"), "--recipes", "paper,release",
-                                  "--cells", "sym:x:nce"]) == 2
+    assert (
+        compare_official.main(
+            [
+                "--runs",
+                str(tmp_path),
+                "--official-runs",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--recipes",
+                "paper,release",
+                "--cells",
+                "sym:x:nce",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--cells 'sym:x:nce': the rate 'x' is not a number" in err and err.count("\n") == 1

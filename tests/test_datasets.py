@@ -1,5 +1,6 @@
 """Tests for datasets/: loaders on tiny real-layout files (tests/fake_data.py), the real data
 when a prepared root sits next to the repository, every error path, and download=True."""
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,6 @@ from datasets.base import DatasetNotFoundError  # noqa: E402
 from datasets.digits import digits_arrays, digits_split  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
 
 
 @pytest.fixture(autouse=True)
@@ -48,14 +47,22 @@ def _check_arrays(d: DatasetArrays, name, c, size, k, xs):
 # --------------------------------------------------------------------------------- registry
 def test_registry_contents():
     assert set(DATASETS) >= {"mnist", "cifar10", "cifar100", "digits"}
-    expect = {"mnist": (10, 1, 28, "none", "cnn4"), "cifar10": (10, 3, 32, "crop_flip", "cnn8"),
-              "cifar100": (100, 3, 32, "crop_flip_rotate", "resnet34"),
-              "digits": (10, 1, 8, "none", "cnn4")}
+    expect = {
+        "mnist": (10, 1, 28, "none", "cnn4"),
+        "cifar10": (10, 3, 32, "crop_flip", "cnn8"),
+        "cifar100": (100, 3, 32, "crop_flip_rotate", "resnet34"),
+        "digits": (10, 1, 8, "none", "cnn4"),
+    }
     for name, (k, c, s, aug, model) in expect.items():
         spec = DATASETS[name]
         assert isinstance(spec, DatasetSpec) and spec.name == name
-        assert (spec.num_classes, spec.in_channels, spec.image_size, spec.augment,
-                spec.default_model) == (k, c, s, aug, model)
+        assert (
+            spec.num_classes,
+            spec.in_channels,
+            spec.image_size,
+            spec.augment,
+            spec.default_model,
+        ) == (k, c, s, aug, model)
         assert callable(spec.loader) and spec.how_to_get
 
 
@@ -115,7 +122,7 @@ def test_cifar100_fake(tmp_path):
 def test_fake_data_deterministic_and_learnable():
     for kind in ("mnist", "cifar10", "cifar100"):
         a, b = F.fake_arrays(kind, 40, 20, seed=5), F.fake_arrays(kind, 40, 20, seed=5)
-        assert all(np.array_equal(u, v) for u, v in zip(a, b))
+        assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=False))
         assert not np.array_equal(a[0], F.fake_arrays(kind, 40, 20, seed=6)[0])
     # nearest class mean, fitted on train, classifies the test split far above chance
     x, y, xt, yt = F.fake_arrays("cifar10", 100, 50)
@@ -132,6 +139,7 @@ def test_digits_split_and_stats():
     x, y = digits_arrays()
     assert x.max() == 255 and x.min() == 0
     from sklearn.datasets import load_digits
+
     raw = load_digits().images
     assert np.array_equal(x[:, 0], np.rint(raw * 255 / 16).astype(np.uint8))
     tr, te = digits_split(y)
@@ -159,11 +167,14 @@ def _assert_one_line(err, *parts):
         assert str(p) in msg, (p, msg)
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("mnist", "MNIST/raw/train-images-idx3-ubyte"),
-    ("cifar10", "cifar-10-batches-py/data_batch_1"),
-    ("cifar100", "cifar-100-python/train"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("mnist", "MNIST/raw/train-images-idx3-ubyte"),
+        ("cifar10", "cifar-10-batches-py/data_batch_1"),
+        ("cifar100", "cifar-100-python/train"),
+    ],
+)
 def test_missing_folder(tmp_path, name, expected):
     with pytest.raises(DatasetError) as e:
         load_dataset(name, tmp_path)
@@ -189,7 +200,7 @@ def test_missing_single_file(tmp_path):
 def test_mnist_truncated(tmp_path):
     F.write_fake_mnist(tmp_path, n_train=20)
     p = tmp_path / "MNIST/raw/train-images-idx3-ubyte"
-    p.write_bytes(p.read_bytes()[:16 + 1234])
+    p.write_bytes(p.read_bytes()[: 16 + 1234])
     with pytest.raises(DatasetError) as e:
         load_dataset("mnist", tmp_path)
     _assert_one_line(e.value, p, "truncated", "20 images of 28x28", "1234 bytes")
@@ -251,11 +262,14 @@ def test_labels_out_of_range(tmp_path):
     _assert_one_line(e.value, p, "out of range", "-1")
 
 
-@pytest.mark.parametrize("name,writer,file", [
-    ("cifar10", F.write_fake_cifar10, "cifar-10-batches-py/data_batch_2"),
-    ("cifar10", F.write_fake_cifar10, "cifar-10-batches-py/batches.meta"),
-    ("cifar100", F.write_fake_cifar100, "cifar-100-python/test"),
-])
+@pytest.mark.parametrize(
+    "name,writer,file",
+    [
+        ("cifar10", F.write_fake_cifar10, "cifar-10-batches-py/data_batch_2"),
+        ("cifar10", F.write_fake_cifar10, "cifar-10-batches-py/batches.meta"),
+        ("cifar100", F.write_fake_cifar100, "cifar-100-python/test"),
+    ],
+)
 def test_truncated_pickle(tmp_path, name, writer, file):
     writer(tmp_path)
     p = tmp_path / file
@@ -309,16 +323,23 @@ class _FakeTV:
             writer(root)
 
 
-@pytest.mark.parametrize("name,cls,writer", [
-    ("mnist", "MNIST", F.write_fake_mnist),
-    ("cifar10", "CIFAR10", F.write_fake_cifar10),
-    ("cifar100", "CIFAR100", F.write_fake_cifar100),
-])
+@pytest.mark.parametrize(
+    "name,cls,writer",
+    [
+        ("mnist", "MNIST", F.write_fake_mnist),
+        ("cifar10", "CIFAR10", F.write_fake_cifar10),
+        ("cifar100", "CIFAR100", F.write_fake_cifar100),
+    ],
+)
 def test_download_via_torchvision(tmp_path, monkeypatch, name, cls, writer):
     import torchvision.datasets as tvd
+
     _FakeTV.calls = []
-    monkeypatch.setattr(tvd, cls, lambda root, train=True, download=False, **kw:
-                        _FakeTV(writer, root, train, download))
+    monkeypatch.setattr(
+        tvd,
+        cls,
+        lambda root, train=True, download=False, **kw: _FakeTV(writer, root, train, download),
+    )
     root = tmp_path / "fresh"
     d = load_dataset(name, root, download=True)
     assert [c[2] for c in _FakeTV.calls] == [True, True]
@@ -346,6 +367,7 @@ def test_download_failure_is_dataset_error(tmp_path, monkeypatch):
 
 def test_download_does_not_hide_corrupt_files(tmp_path, monkeypatch):
     import torchvision.datasets as tvd
+
     monkeypatch.setattr(tvd, "MNIST", lambda *a, **k: pytest.fail("must not download"))
     F.write_fake_mnist(tmp_path)
     p = tmp_path / "MNIST/raw/t10k-images-idx3-ubyte"
@@ -359,8 +381,18 @@ def test_real_mnist(real_data_root):
     d = load_dataset("mnist", real_data_root)
     assert (d.num_train, d.num_test) == (60000, 10000)
     assert tuple(d.train_images.shape) == (60000, 1, 28, 28)
-    assert np.bincount(d.train_labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918,
-                                                    6265, 5851, 5949]
+    assert np.bincount(d.train_labels).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert np.bincount(d.test_labels, minlength=10).sum() == 10000
     m = d.train_images.float().div(255)
     assert m.mean().item() == pytest.approx(0.1307, abs=1e-3)

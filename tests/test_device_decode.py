@@ -1,5 +1,6 @@
 """datasets/device_decode.py: decoding whole batches of files and the paper's augmentation as
 batched tensor ops, checked on the CPU against PIL and torchvision's own transforms."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,12 @@ def smooth_image(height, width, seed, gray=False):
     would make JPEG and resampling comparisons needlessly harsh)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
-    channels = [127 + 100 * np.sin(2 * np.pi * (rng.uniform(1, 4) * xx + rng.uniform(1, 4) * yy)
-                                   + rng.uniform(0, 6)) for _ in range(3)]
+    channels = [
+        127
+        + 100
+        * np.sin(2 * np.pi * (rng.uniform(1, 4) * xx + rng.uniform(1, 4) * yy) + rng.uniform(0, 6))
+        for _ in range(3)
+    ]
     a = np.clip(np.stack(channels, -1) + rng.normal(0, 8, (height, width, 3)), 0, 255)
     a = a.astype(np.uint8)
     return a[..., 0] if gray else a
@@ -61,17 +66,19 @@ def pil_rgb(path) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- reading, decoding
 
+
 def test_dataset_and_loader_yield_bytes_and_indices(image_files, tmp_path):
     ds = dd.EncodedFileDataset(image_files)
     assert len(ds) == len(image_files) and ds.path(2) == image_files[2]
-    loader = DataLoader(ds, batch_size=4, shuffle=False, num_workers=0,
-                        collate_fn=dd.collate_encoded)
+    loader = DataLoader(
+        ds, batch_size=4, shuffle=False, num_workers=0, collate_fn=dd.collate_encoded
+    )
     batches = list(loader)
     assert [len(data) for data, _ in batches] == [4, 2]
     data = [d for b, _ in batches for d in b]
     index = torch.cat([i for _, i in batches])
     assert index.dtype == torch.long and index.tolist() == list(range(len(image_files)))
-    for d, f in zip(data, image_files):
+    for d, f in zip(data, image_files, strict=False):
         assert d.dtype == torch.uint8 and d.dim() == 1
         assert d.numpy().tobytes() == open(f, "rb").read()
 
@@ -81,7 +88,7 @@ def test_dataset_and_loader_yield_bytes_and_indices(image_files, tmp_path):
 
 
 def test_decode_batch_matches_pil(image_files, decoded):
-    for f, image in zip(image_files, decoded):
+    for f, image in zip(image_files, decoded, strict=False):
         ref = pil_rgb(f)
         assert image.dtype == torch.uint8 and image.shape == ref.shape  # 3 channels for all
         diff = (image.int() - ref.int()).abs()
@@ -112,6 +119,7 @@ def test_decode_errors_name_the_file(image_files, tmp_path):
 
 # ----------------------------------------------------------------------------- eval transform
 
+
 def test_eval_transform_matches_pil_path(image_files, decoded):
     out = dd.eval_transform_batch(decoded)
     assert out.shape == (len(decoded), 3, 224, 224) and out.dtype == torch.float32
@@ -122,13 +130,16 @@ def test_eval_transform_matches_pil_path(image_files, decoded):
     assert (out - ref).abs().mean() < 0.01
     # the one normaliser, on [0, 1] floats, is T.Normalize(MEAN, STD)
     from datasets.augment import Normalizer
+
     normalize = Normalizer(MEAN, STD, "cpu", input_max=1.0)
     assert torch.allclose(normalize(out), T.Normalize(MEAN, STD)(ref.clone()), atol=0.1)
-    assert torch.allclose(normalize(out), torch.stack([T.Normalize(MEAN, STD)(o) for o in out]),
-                          atol=1e-5)
+    assert torch.allclose(
+        normalize(out), torch.stack([T.Normalize(MEAN, STD)(o) for o in out]), atol=1e-5
+    )
 
 
 # ----------------------------------------------------------------------------- colour jitter
+
 
 @pytest.fixture
 def float_batch():
@@ -136,12 +147,15 @@ def float_batch():
     return torch.rand(6, 3, 24, 32, generator=g), g
 
 
-@pytest.mark.parametrize("ours, theirs, lo, hi", [
-    (dd.adjust_brightness, TF.adjust_brightness, 0.6, 1.4),
-    (dd.adjust_contrast, TF.adjust_contrast, 0.6, 1.4),
-    (dd.adjust_saturation, TF.adjust_saturation, 0.6, 1.4),
-    (dd.adjust_hue, TF.adjust_hue, -0.2, 0.2),
-])
+@pytest.mark.parametrize(
+    "ours, theirs, lo, hi",
+    [
+        (dd.adjust_brightness, TF.adjust_brightness, 0.6, 1.4),
+        (dd.adjust_contrast, TF.adjust_contrast, 0.6, 1.4),
+        (dd.adjust_saturation, TF.adjust_saturation, 0.6, 1.4),
+        (dd.adjust_hue, TF.adjust_hue, -0.2, 0.2),
+    ],
+)
 def test_jitter_ops_match_torchvision(float_batch, ours, theirs, lo, hi):
     x, g = float_batch
     factors = torch.empty(len(x), dtype=torch.float64).uniform_(lo, hi, generator=g)
@@ -154,8 +168,13 @@ def test_jitter_ops_match_torchvision(float_batch, ours, theirs, lo, hi):
 def test_color_jitter_applies_each_images_order(float_batch):
     x, g = float_batch
     order = torch.stack([torch.randperm(4, generator=g) for _ in range(len(x))])
-    factors = torch.stack([torch.empty(len(x), dtype=torch.float64).uniform_(lo, hi, generator=g)
-                           for lo, hi in (dd.BRIGHTNESS, dd.CONTRAST, dd.SATURATION, dd.HUE)], 1)
+    factors = torch.stack(
+        [
+            torch.empty(len(x), dtype=torch.float64).uniform_(lo, hi, generator=g)
+            for lo, hi in (dd.BRIGHTNESS, dd.CONTRAST, dd.SATURATION, dd.HUE)
+        ],
+        1,
+    )
     out = dd.color_jitter(x, factors, order)
     theirs = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
     for b in range(len(x)):
@@ -166,6 +185,7 @@ def test_color_jitter_applies_each_images_order(float_batch):
 
 
 # ----------------------------------------------------------------------------- random parameters
+
 
 def test_resized_crop_params_equal_torchvision_for_the_same_state():
     for seed, (h, w) in enumerate([(200, 300), (260, 180), (32, 32), (10, 1000), (1000, 10)]):
@@ -203,6 +223,7 @@ def test_train_params_flip_order_and_factor_ranges():
 
 # ----------------------------------------------------------------------------- train augmentation
 
+
 def test_train_augment_output_and_determinism(decoded):
     with torch.random.fork_rng():
         torch.manual_seed(123)
@@ -215,17 +236,23 @@ def test_train_augment_output_and_determinism(decoded):
     small = dd.train_augment(decoded, torch.Generator().manual_seed(7), size=48)
     assert small.shape == (len(decoded), 3, 48, 48)
     assert torch.equal(small, dd.train_augment(decoded, torch.Generator().manual_seed(7), size=48))
-    assert not torch.allclose(small,
-                              dd.train_augment(decoded, torch.Generator().manual_seed(8), size=48))
+    assert not torch.allclose(
+        small, dd.train_augment(decoded, torch.Generator().manual_seed(8), size=48)
+    )
 
 
 def test_train_augment_equals_torchvision_pipeline(decoded):
     """A generator in the global RNG's state reproduces torchvision's RandomResizedCrop +
     RandomHorizontalFlip + ColorJitter image by image (tensor kernels, jitter in float)."""
     size = 64
-    pipeline = v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(),
-                           v2.Lambda(lambda t: t.float() / 255),
-                           v2.ColorJitter(0.4, 0.4, 0.4, 0.2)])
+    pipeline = v2.Compose(
+        [
+            v2.RandomResizedCrop(size, antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.Lambda(lambda t: t.float() / 255),
+            v2.ColorJitter(0.4, 0.4, 0.4, 0.2),
+        ]
+    )
     for seed in (0, 1, 2):
         with torch.random.fork_rng():
             torch.manual_seed(seed)

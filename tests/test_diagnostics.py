@@ -1,22 +1,25 @@
 """Diagnostics: memorisation counts, the noisy validation split, and the transition estimate."""
+
 import json
 
+import fake_data
 import numpy as np
 import pytest
 import torch
 
-import fake_data
 import train
-from engine.metrics import EpochAccumulator, memorisation_counts
 from datasets import load_dataset
 from engine.experiment import noisy_val_split
+from engine.metrics import EpochAccumulator, memorisation_counts
 from noise import estimate_noise, make_noisy_labels
 
 
 def test_memorisation_counts_hand_built():
     clean = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
-    noisy = torch.tensor([0, 1, 2, 3, 9, 9, 9, 9])   # last four flipped to 9
-    pred = torch.tensor([0, 1, 5, 3, 9, 5, 9, 0])    # kept: 3/4 right; flipped: 2 noisy, 1 true, 1 other
+    noisy = torch.tensor([0, 1, 2, 3, 9, 9, 9, 9])  # last four flipped to 9
+    pred = torch.tensor(
+        [0, 1, 5, 3, 9, 5, 9, 0]
+    )  # kept: 3/4 right; flipped: 2 noisy, 1 true, 1 other
     assert memorisation_counts(pred, noisy, clean).tolist() == [4, 2, 1, 4, 3]
     acc = EpochAccumulator((), "cpu")
     acc.add(torch.tensor(1.0), torch.zeros(0), pred, noisy, clean)
@@ -61,9 +64,11 @@ def test_confident_joint_recovers_a_known_transition(kind, rate):
 def test_run_reports_three_protocols_and_estimate(tmp_path):
     root = fake_data.write_fake_mnist(tmp_path / "data", n_train=200, n_test=40)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("dataset: {name: mnist, noisy_val_fraction: 0.25}\n"
-                   "noise: {kind: symmetric, rate: 0.4}\nloss: {name: ce}\n"
-                   "train: {epochs: 2, batch_size: 25, progress: false}\n")
+    cfg.write_text(
+        "dataset: {name: mnist, noisy_val_fraction: 0.25}\n"
+        "noise: {kind: symmetric, rate: 0.4}\nloss: {name: ce}\n"
+        "train: {epochs: 2, batch_size: 25, progress: false}\n"
+    )
     out = tmp_path / "run"
     assert train.main(["--config", str(cfg), "--data-root", str(root), "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())

@@ -1,4 +1,5 @@
 """Beyond the paper: ALFs and ANL losses, CIFAR-N human noise, instance-dependent noise, L1."""
+
 import math
 from pathlib import Path
 
@@ -16,10 +17,13 @@ from noise.instance import instance_transition_rows
 def test_uniform_prediction_values(K):
     z, y = torch.zeros(2, K), torch.tensor([0, 1])
     p = 1 / K
-    expected = {"agce": ((1 + 1) ** 2 - (1 + p) ** 2) / 2,
-                "aul": ((1.5 - p) ** 0.9 - 0.5 ** 0.9) / 0.9,
-                "ael": math.exp(-p / 3),
-                "nnce": 1 - 1 / K, "nnfl": 1 - 1 / K}
+    expected = {
+        "agce": ((1 + 1) ** 2 - (1 + p) ** 2) / 2,
+        "aul": ((1.5 - p) ** 0.9 - 0.5**0.9) / 0.9,
+        "ael": math.exp(-p / 3),
+        "nnce": 1 - 1 / K,
+        "nnfl": 1 - 1 / K,
+    }
     for name, value in expected.items():
         assert build_loss(name, K)(z, y).item() == pytest.approx(value, rel=1e-5), name
 
@@ -35,8 +39,10 @@ def test_negative_losses_in_unit_interval_and_sum_to_k_minus_1(name, K):
     assert torch.allclose(values.sum(0), torch.full((16,), K - 1.0, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("name,params", [("agce", {"a": 0.6, "q": 0.6}), ("aul", {"a": 5.5, "q": 3}),
-                                         ("ael", {"a": 2.5})])
+@pytest.mark.parametrize(
+    "name,params",
+    [("agce", {"a": 0.6, "q": 0.6}), ("aul", {"a": 5.5, "q": 3}), ("ael", {"a": 2.5})],
+)
 def test_asymmetric_losses_decrease_in_p_y(name, params):
     K = 10
     strength = torch.linspace(-5, 5, 50, dtype=torch.float64)
@@ -66,7 +72,7 @@ def test_anl_aliases_and_l1_penalty():
     _, penalised, terms = forward(model, with_l1, x, y, "none")
     l1 = sum(p.abs().sum() for p in model.parameters()).item()
     assert penalised.item() == pytest.approx(plain.item() + 1e-2 * l1, rel=1e-6)
-    assert len(terms) == 2                  # logged terms: the two parts, as without it
+    assert len(terms) == 2  # logged terms: the two parts, as without it
     model.zero_grad()
     penalised.backward()
     bias_grad = model.bias.grad.clone()
@@ -82,6 +88,7 @@ def test_anl_aliases_and_l1_penalty():
 
 # ---------------------------------------------------------------------------- human noise
 
+
 def cifar_n_file(root, name):
     path = root / "cifar-n" / name
     if not path.is_file():
@@ -89,14 +96,16 @@ def cifar_n_file(root, name):
     return path
 
 
-@pytest.mark.parametrize("label_set,rate", [("aggre", 9.01), ("random1", 17.23),
-                                            ("random2", 18.12), ("random3", 17.64),
-                                            ("worse", 40.21)])
+@pytest.mark.parametrize(
+    "label_set,rate",
+    [("aggre", 9.01), ("random1", 17.23), ("random2", 18.12), ("random3", 17.64), ("worse", 40.21)],
+)
 def test_cifar10n_realised_rates(label_set, rate, real_data_root):
     path = cifar_n_file(real_data_root, "CIFAR-10_human.pt")
     clean = torch.load(path, weights_only=False)["clean_label"]
-    noisy = make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=path,
-                              label_set=label_set)
+    noisy = make_noisy_labels(
+        clean, "human", 0.0, 10, dataset="cifar10", label_file=path, label_set=label_set
+    )
     assert 100 * noisy.realised_rate == pytest.approx(rate, abs=0.01)
 
 
@@ -104,12 +113,21 @@ def test_cifar100n_realised_rate_and_subset_alignment(real_data_root):
     path = cifar_n_file(real_data_root, "CIFAR-100_human.pt")
     table = torch.load(path, weights_only=False)
     clean = np.asarray(table["clean_label"])
-    noisy = make_noisy_labels(clean, "human", 0.0, 100, dataset="cifar100", label_file=path,
-                              label_set="noisy")
+    noisy = make_noisy_labels(
+        clean, "human", 0.0, 100, dataset="cifar100", label_file=path, label_set="noisy"
+    )
     assert 100 * noisy.realised_rate == pytest.approx(40.2, abs=0.05)
     idx = np.array([5, 17, 4000])
-    sub = make_noisy_labels(clean[idx], "human", 0.0, 100, dataset="cifar100", label_file=path,
-                            label_set="noisy", sample_indices=idx)
+    sub = make_noisy_labels(
+        clean[idx],
+        "human",
+        0.0,
+        100,
+        dataset="cifar100",
+        label_file=path,
+        label_set="noisy",
+        sample_indices=idx,
+    )
     assert np.array_equal(sub.labels, np.asarray(table["noisy_label"])[idx])
 
 
@@ -118,17 +136,21 @@ def test_cifar_n_mismatch_and_bad_inputs_are_errors(real_data_root):
     clean = np.array(torch.load(path, weights_only=False)["clean_label"])
     clean[123] = (clean[123] + 1) % 10
     with pytest.raises(ValueError, match="does not match.*index 123"):
-        make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=path,
-                          label_set="aggre")
+        make_noisy_labels(
+            clean, "human", 0.0, 10, dataset="cifar10", label_file=path, label_set="aggre"
+        )
     with pytest.raises(ValueError, match="label_set for cifar10 must be one of"):
-        make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=path,
-                          label_set="noisy")
+        make_noisy_labels(
+            clean, "human", 0.0, 10, dataset="cifar10", label_file=path, label_set="noisy"
+        )
     with pytest.raises(ValueError, match="set noise.rate\\s+to 0"):
-        make_noisy_labels(clean, "human", 0.2, 10, dataset="cifar10", label_file=path,
-                          label_set="aggre")
+        make_noisy_labels(
+            clean, "human", 0.2, 10, dataset="cifar10", label_file=path, label_set="aggre"
+        )
     with pytest.raises(ValueError, match="not found"):
-        make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file="/x/y.pt",
-                          label_set="aggre")
+        make_noisy_labels(
+            clean, "human", 0.0, 10, dataset="cifar10", label_file="/x/y.pt", label_set="aggre"
+        )
 
 
 class WritesMarker:
@@ -149,19 +171,21 @@ def test_a_crafted_label_file_cannot_run_code(tmp_path):
     torch.save({"clean_label": WritesMarker(marker)}, crafted)
     clean = np.arange(10) % 10
     with pytest.raises(ValueError, match="cannot read human-noise label file .*crafted.pt"):
-        make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=crafted,
-                          label_set="aggre")
+        make_noisy_labels(
+            clean, "human", 0.0, 10, dataset="cifar10", label_file=crafted, label_set="aggre"
+        )
     assert not marker.exists()
     good = tmp_path / "good.pt"
     noisy = (clean + 1) % 10
-    torch.save({"clean_label": clean.astype(np.int64), "aggre_label": noisy.astype(np.int64)},
-               good)
-    made = make_noisy_labels(clean, "human", 0.0, 10, dataset="cifar10", label_file=good,
-                             label_set="aggre")
+    torch.save({"clean_label": clean.astype(np.int64), "aggre_label": noisy.astype(np.int64)}, good)
+    made = make_noisy_labels(
+        clean, "human", 0.0, 10, dataset="cifar10", label_file=good, label_set="aggre"
+    )
     assert np.array_equal(made.labels, noisy) and made.realised_rate == 1.0
 
 
 # ---------------------------------------------------------------------------- instance noise
+
 
 @pytest.fixture(scope="module")
 def features():

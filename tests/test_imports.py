@@ -1,5 +1,6 @@
 """No import circle between the project's modules, lazy (in-function) imports included: a circle
 works only while every module of it happens to be imported in one order."""
+
 import ast
 from pathlib import Path
 
@@ -8,8 +9,11 @@ PACKAGES = ("datasets", "engine", "losses", "noise", "models", "reports", "scrip
 
 
 def project_modules() -> dict:
-    return {(pkg if p.stem == "__init__" else f"{pkg}.{p.stem}"): p
-            for pkg in PACKAGES for p in (REPO / pkg).glob("*.py")}
+    return {
+        (pkg if p.stem == "__init__" else f"{pkg}.{p.stem}"): p
+        for pkg in PACKAGES
+        for p in (REPO / pkg).glob("*.py")
+    }
 
 
 def imported(name: str, path: Path, modules: dict) -> set:
@@ -53,17 +57,29 @@ DOMAIN = ("datasets", "losses", "models", "noise")
 
 
 # The floors, lowest first: a package imports only packages of its own floor or below.
-FLOORS = {"datasets": 0, "losses": 0, "models": 0, "noise": 0, "engine": 1, "reports": 2,
-          "scripts": 3}
+FLOORS = {
+    "datasets": 0,
+    "losses": 0,
+    "models": 0,
+    "noise": 0,
+    "engine": 1,
+    "reports": 2,
+    "scripts": 3,
+}
 
 
 def test_no_lower_floor_imports_a_higher_one():
     """The domain packages never import engine/, engine/ never the reports, no package a
     script (lazy, in-function imports included)."""
     modules = project_modules()
-    upward = {name: sorted(m for m in imported(name, path, modules)
-                           if FLOORS[m.split(".")[0]] > FLOORS[name.split(".")[0]])
-              for name, path in modules.items()}
+    upward = {
+        name: sorted(
+            m
+            for m in imported(name, path, modules)
+            if FLOORS[m.split(".")[0]] > FLOORS[name.split(".")[0]]
+        )
+        for name, path in modules.items()
+    }
     assert {k: v for k, v in upward.items() if v} == {}
 
 
@@ -71,17 +87,25 @@ def test_reading_runs_and_naming_folders_does_not_load_torch():
     """engine/record.py and reports/ read JSON and YAML: no torch, no domain package."""
     import subprocess
     import sys
-    probe = ("import sys, engine.record, engine.config, reports.tables, reports.side_by_side, "
-             "reports.selection, reports.figures\n"
-             "print(sorted(m for m in ('torch', 'datasets', 'losses', 'noise', 'models') "
-             "if m in sys.modules))")
+
+    probe = (
+        "import sys, engine.record, engine.config, reports.tables, reports.side_by_side, "
+        "reports.selection, reports.figures\n"
+        "print(sorted(m for m in ('torch', 'datasets', 'losses', 'noise', 'models') "
+        "if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
     assert done.stdout.strip() == "[]", done.stderr
 
 
 def test_packages_do_not_edit_sys_path():
-    edits = [f"{path.relative_to(REPO)}" for pkg in PACKAGES if pkg != "scripts"
-             for path in (REPO / pkg).glob("*.py") if "sys.path" in path.read_text()]
+    edits = [
+        f"{path.relative_to(REPO)}"
+        for pkg in PACKAGES
+        if pkg != "scripts"
+        for path in (REPO / pkg).glob("*.py")
+        if "sys.path" in path.read_text()
+    ]
     assert edits == []
 
 
@@ -89,13 +113,16 @@ def test_engine_reaches_the_domain_packages_only_through_the_experiment_builder(
     """engine/ is machinery: only engine/experiment.py imports datasets, losses, models or noise
     (others ask it, e.g. train.py for a run's coordinates)."""
     modules = project_modules()
-    offenders = {name: sorted(m for m in imported(name, path, modules)
-                              if m.split(".")[0] in DOMAIN)
-                 for name, path in modules.items()
-                 if name.startswith("engine") and name != "engine.experiment"}
+    offenders = {
+        name: sorted(m for m in imported(name, path, modules) if m.split(".")[0] in DOMAIN)
+        for name, path in modules.items()
+        if name.startswith("engine") and name != "engine.experiment"
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
-    assert any(m.split(".")[0] in DOMAIN
-               for m in imported("engine.experiment", modules["engine.experiment"], modules))
+    assert any(
+        m.split(".")[0] in DOMAIN
+        for m in imported("engine.experiment", modules["engine.experiment"], modules)
+    )
 
 
 MAX_FUNCTION_LINES = 80
@@ -105,7 +132,10 @@ def test_no_function_is_longer_than_a_screen():
     """Long functions are split by concern (docs/ARCHITECTURE.md); this keeps it so."""
     long = []
     for path in REPO.rglob("*.py"):
-        if any(part.startswith(".") or part in ("runs", "data") for part in path.relative_to(REPO).parts):
+        if any(
+            part.startswith(".") or part in ("runs", "data")
+            for part in path.relative_to(REPO).parts
+        ):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -1,6 +1,7 @@
 """docs/LOSSES.md is generated from the registry (scripts/loss_catalogue.py) and is current; the
 check notices a stale page; the page covers every loss and every config, and what it reads
 from tests/test_official.py and the classes is what they say."""
+
 import re
 
 import pytest
@@ -17,12 +18,14 @@ def rendered():
 
 
 def test_docs_losses_md_is_current(rendered):
-    assert rendered == loss_catalogue.OUT.read_text(), \
+    assert rendered == loss_catalogue.OUT.read_text(), (
         "docs/LOSSES.md is out of date: run python scripts/loss_catalogue.py"
+    )
 
 
-def test_the_check_fails_on_a_stale_page_and_passes_on_a_current_one(rendered, tmp_path,
-                                                                      monkeypatch, capsys):
+def test_the_check_fails_on_a_stale_page_and_passes_on_a_current_one(
+    rendered, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setattr(loss_catalogue, "render", lambda: rendered)
     page = tmp_path / "docs" / "LOSSES.md"
     page.parent.mkdir()
@@ -58,29 +61,57 @@ def test_summary_numbers_and_verdicts(rendered):
 
 def test_every_config_is_listed_once_with_its_loss_settings(rendered):
     configs = [p for p in (ROOT / "configs").rglob("*.yaml") if "base" not in p.parts]
-    cells = [re.split(r"(?<!\\)\|", line)[1:-1] for line in rendered.splitlines()
-             if line.startswith("| `")]
-    labels = [row[0].strip().strip("`") for row in cells if len(row) == 2]   # config | settings
-    assert sorted(labels) == sorted(str(p.relative_to(ROOT / "configs").with_suffix(""))
-                                    for p in configs)
-    assert "| `mnist/sym/nce+rce` | alpha 1; beta 10 |" in rendered          # D14
-    assert "| `webvision_mini/nce+rce` | alpha 50; beta 0.1 |" in rendered    # spec §4.5
+    cells = [
+        re.split(r"(?<!\\)\|", line)[1:-1]
+        for line in rendered.splitlines()
+        if line.startswith("| `")
+    ]
+    labels = [row[0].strip().strip("`") for row in cells if len(row) == 2]  # config | settings
+    assert sorted(labels) == sorted(
+        str(p.relative_to(ROOT / "configs").with_suffix("")) for p in configs
+    )
+    assert "| `mnist/sym/nce+rce` | alpha 1; beta 10 |" in rendered  # D14
+    assert "| `webvision_mini/nce+rce` | alpha 50; beta 0.1 |" in rendered  # spec §4.5
 
 
 def test_the_losses_compared_with_the_authors_code_are_read_from_its_tests():
     """The names of tests/test_official.py's parametrisations, as written there."""
     checks = loss_catalogue.authors_checks()
-    config_losses = ["ce", "sce", "nce", "mae", "gce", "rce", "fl", "nfl", "ngce", "nce+rce",
-                     "nce+mae", "nfl+rce", "nfl+mae", "gce+mae", "gce+rce", "gce+nce", "mae+rce",
-                     "nfl+nce", "ngce+nce", "ngce+mae", "ngce+rce", "dmi"]
+    config_losses = [
+        "ce",
+        "sce",
+        "nce",
+        "mae",
+        "gce",
+        "rce",
+        "fl",
+        "nfl",
+        "ngce",
+        "nce+rce",
+        "nce+mae",
+        "nfl+rce",
+        "nfl+mae",
+        "gce+mae",
+        "gce+rce",
+        "gce+nce",
+        "mae+rce",
+        "nfl+nce",
+        "ngce+nce",
+        "ngce+mae",
+        "ngce+rce",
+        "dmi",
+    ]
     assert set(checks) == set(config_losses) | {"nmae", "nrce", "nlnl", "focal"}
     assert len(checks["nmae"]) == 1 and checks["nlnl"] == [
         loss_catalogue.AUTHORS_TESTS[
-            "test_nlnl_equals_the_authors_negative_term_with_the_same_complementary_labels"]]
+            "test_nlnl_equals_the_authors_negative_term_with_the_same_complementary_labels"
+        ]
+    ]
 
 
 def test_a_class_attribute_reaches_the_page(monkeypatch):
     from losses import NormalizedCrossEntropy
+
     monkeypatch.setattr(NormalizedCrossEntropy, "FORMULA", "edited")
     monkeypatch.setattr(NormalizedCrossEntropy, "SOURCE", "somewhere")
     section = "\n".join(loss_catalogue.section("nce", ("1", "symmetric"), [], []))

@@ -1,4 +1,5 @@
 """Losses: hand-computed values, class-sum properties, gradients, numerical extremes, API errors."""
+
 import math
 
 import pytest
@@ -18,6 +19,7 @@ def softmax_list(z):
 
 # --- hand-computed values -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("K", [2, 10, 100])
 def test_uniform_prediction_values(K):
     """At a uniform prediction p = 1/K every loss has a closed form."""
@@ -29,7 +31,11 @@ def test_uniform_prediction_values(K):
         "mae": 1 - 1 / K,
         "rce": -A * (1 - 1 / K),
         "gce": (1 - (1 / K) ** 0.7) / 0.7,
-        "nce": 1 / K, "nfl": 1 / K, "ngce": 1 / K, "nmae": 1 / K, "nrce": 1 / K,
+        "nce": 1 / K,
+        "nfl": 1 / K,
+        "ngce": 1 / K,
+        "nmae": 1 / K,
+        "nrce": 1 / K,
     }
     for name, value in expected.items():
         got = build_loss(name, K)(z, y).item()
@@ -51,14 +57,15 @@ def reference_values(z, y, K, gamma=0.5, q=0.7):
         "gce": (1 - pc[y] ** q) / q,
         "nce": logp[y] / sum(logp),
         "nfl": fl[y] / sum(fl),
-        "ngce": (1 - pc[y] ** q) / (K - sum(v ** q for v in pc)),
+        "ngce": (1 - pc[y] ** q) / (K - sum(v**q for v in pc)),
         "nmae": (1 - p[y]) / (K - 1),
         "nrce": rce / (-A * (K - 1)),
     }
 
 
-@pytest.mark.parametrize("row,y", [([2.0, 1.0, 0.1], 0), ([2.0, 1.0, 0.1], 2),
-                                   ([-3.0, 0.5, 4.0, 1.0], 1)])
+@pytest.mark.parametrize(
+    "row,y", [([2.0, 1.0, 0.1], 0), ([2.0, 1.0, 0.1], 2), ([-3.0, 0.5, 4.0, 1.0], 1)]
+)
 def test_values_match_spec_formulas(row, y):
     K = len(row)
     expected = reference_values(row, y, K)
@@ -76,10 +83,12 @@ def test_literal_values():
     assert build_loss("mae", 3)(z, y).item() == pytest.approx(0.3409989, abs=1e-6)
     assert build_loss("rce", 3)(z, y).item() == pytest.approx(3.1407156, abs=1e-6)
     assert build_loss("nmae", 3, normalizer="reference")(z, y).item() == pytest.approx(
-        0.3409989 / 4, abs=1e-6)
+        0.3409989 / 4, abs=1e-6
+    )
     # B1: the official NRCE multiplies RCE by (K-1)/4 = 0.5 for K = 3.
     assert build_loss("nrce", 3, normalizer="reference")(z, y).item() == pytest.approx(
-        3.1407156 * 0.5, abs=1e-6)
+        3.1407156 * 0.5, abs=1e-6
+    )
     assert build_loss("rce", 3, A=-4.0)(z, y).item() == pytest.approx(4 * 0.3409989, abs=1e-6)
 
 
@@ -99,8 +108,9 @@ def test_nlnl_binary_case_is_hand_computable():
     assert build_loss("nlnl", 2)(z, y).item() == pytest.approx(expected.item(), rel=1e-6)
     # class weights w_c = max n / n_c: counts (10, 40) weigh class 0 by 4.
     weighted = build_loss("nlnl", 2, class_counts=[10, 40])(z, y).item()
-    assert weighted == pytest.approx((-4 * torch.log(p[0, 0]) - torch.log(p[1, 1])).item() / 2,
-                                     rel=1e-6)
+    assert weighted == pytest.approx(
+        (-4 * torch.log(p[0, 0]) - torch.log(p[1, 1])).item() / 2, rel=1e-6
+    )
 
 
 def test_nlnl_complementary_labels_never_equal_target():
@@ -116,6 +126,7 @@ def test_nlnl_complementary_labels_never_equal_target():
 
 
 # --- class-sum properties -------------------------------------------------------------------
+
 
 def class_sum(name, z, K, **params):
     loss = build_loss(name, K, reduction="none", **params)
@@ -136,24 +147,41 @@ def test_reference_normalizers_class_sums():
     K = 10
     z = torch.randn(16, K, dtype=torch.float64)
     # B2: official NMAE sums to 1/2; B1: official NRCE sums to -A (K-1)^2 / 4.
-    assert torch.allclose(class_sum("nmae", z, K, normalizer="reference"),
-                          torch.full((16,), 0.5, dtype=torch.float64))
-    assert torch.allclose(class_sum("nrce", z, K, normalizer="reference"),
-                          torch.full((16,), -A * (K - 1) ** 2 / 4, dtype=torch.float64))
+    assert torch.allclose(
+        class_sum("nmae", z, K, normalizer="reference"), torch.full((16,), 0.5, dtype=torch.float64)
+    )
+    assert torch.allclose(
+        class_sum("nrce", z, K, normalizer="reference"),
+        torch.full((16,), -A * (K - 1) ** 2 / 4, dtype=torch.float64),
+    )
 
 
 @pytest.mark.parametrize("K", [2, 10, 100])
 def test_mae_and_rce_class_sums_are_the_spec_constants(K):
     z = 2 * torch.randn(32, K, dtype=torch.float64)
     assert torch.allclose(class_sum("mae", z, K), torch.full((32,), K - 1.0, dtype=torch.float64))
-    assert torch.allclose(class_sum("rce", z, K), torch.full((32,), -A * (K - 1),
-                                                              dtype=torch.float64))
-    assert torch.allclose(class_sum("rce", z, K, A=-4.0),
-                          torch.full((32,), 4.0 * (K - 1), dtype=torch.float64))
+    assert torch.allclose(
+        class_sum("rce", z, K), torch.full((32,), -A * (K - 1), dtype=torch.float64)
+    )
+    assert torch.allclose(
+        class_sum("rce", z, K, A=-4.0), torch.full((32,), 4.0 * (K - 1), dtype=torch.float64)
+    )
 
 
-@pytest.mark.parametrize("pair", ["nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "ngce+rce",
-                                  "ngce+mae", "mae+rce", "nfl+nce", "ngce+nce"])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        "nce+rce",
+        "nce+mae",
+        "nfl+rce",
+        "nfl+mae",
+        "ngce+rce",
+        "ngce+mae",
+        "mae+rce",
+        "nfl+nce",
+        "ngce+nce",
+    ],
+)
 def test_combination_class_sum_is_weighted_sum(pair):
     K = 10
     constants = {"nce": 1.0, "nfl": 1.0, "ngce": 1.0, "mae": K - 1.0, "rce": -A * (K - 1)}
@@ -177,8 +205,21 @@ def test_combination_components_add_up():
 
 # --- gradients and numerical safety ---------------------------------------------------------
 
-SMOOTH = ["ce", "mae", "rce", "gce", "nce", "ngce", "nmae", "nrce", "nce+rce", "nce+mae",
-          "ngce+rce", "gce+nce", "sce"]
+SMOOTH = [
+    "ce",
+    "mae",
+    "rce",
+    "gce",
+    "nce",
+    "ngce",
+    "nmae",
+    "nrce",
+    "nce+rce",
+    "nce+mae",
+    "ngce+rce",
+    "gce+nce",
+    "sce",
+]
 
 
 @pytest.mark.parametrize("name", SMOOTH + ["fl", "nfl"])
@@ -234,6 +275,7 @@ def test_finite_under_autocast(name, dtype):
 
 # --- API ------------------------------------------------------------------------------------
 
+
 def test_reduction_none_and_mean_agree():
     z, y = torch.randn(7, 10), torch.randint(0, 10, (7,))
     for name in ALL_NAMES:
@@ -245,9 +287,32 @@ def test_reduction_none_and_mean_agree():
 
 
 def test_every_paper_loss_is_registered():
-    required = {"ce", "fl", "mae", "rce", "gce", "sce", "nlnl", "nce", "nfl", "ngce", "nmae",
-                "nrce", "nce+rce", "nce+mae", "nfl+rce", "nfl+mae", "ngce+rce", "ngce+mae",
-                "gce+mae", "gce+rce", "gce+nce", "mae+rce", "nfl+nce", "ngce+nce"}
+    required = {
+        "ce",
+        "fl",
+        "mae",
+        "rce",
+        "gce",
+        "sce",
+        "nlnl",
+        "nce",
+        "nfl",
+        "ngce",
+        "nmae",
+        "nrce",
+        "nce+rce",
+        "nce+mae",
+        "nfl+rce",
+        "nfl+mae",
+        "ngce+rce",
+        "ngce+mae",
+        "gce+mae",
+        "gce+rce",
+        "gce+nce",
+        "mae+rce",
+        "nfl+nce",
+        "ngce+nce",
+    }
     assert required <= set(LOSSES)
 
 
@@ -257,20 +322,27 @@ def test_params_reach_the_parts():
     assert build_loss("ngce+mae", 100, q=0.2).first.q == 0.2
 
 
-@pytest.mark.parametrize("name,params,match", [
-    ("nce+xyz", {}, "unknown loss 'nce\\+xyz'.*Valid names"),
-    ("cross_entropy", {}, "Valid names:.*nce\\+rce"),
-    ("nce+rce+mae", {}, "unknown loss"),
-    ("ce", {"gamma": 2}, "unknown parameter.*'gamma'.*Valid parameters: "
-                         "\\['entropy_reg', 'l1', 'logit_clip', 'scale'\\]"),
-    ("nce+rce", {"scale": 2}, "unknown parameter.*Valid parameters:.*alpha"),
-    ("gce", {"q": 0.0}, "'q' must be > 0"),
-    ("nce+rce", {"alpha": float("nan")}, "'alpha' must be finite"),
-    ("nce+rce", {"beta": -1}, "'beta' must be >= 0"),
-    ("nrce", {"normalizer": "official"}, "'normalizer' must be one of"),
-    ("rce", {"A": 4.0}, "'A' must be < 0 \\(the log of the clamped zero label"),
-    ("fl", {"gamma": "high"}, "'gamma' must be a number"),
-])
+@pytest.mark.parametrize(
+    "name,params,match",
+    [
+        ("nce+xyz", {}, "unknown loss 'nce\\+xyz'.*Valid names"),
+        ("cross_entropy", {}, "Valid names:.*nce\\+rce"),
+        ("nce+rce+mae", {}, "unknown loss"),
+        (
+            "ce",
+            {"gamma": 2},
+            "unknown parameter.*'gamma'.*Valid parameters: "
+            "\\['entropy_reg', 'l1', 'logit_clip', 'scale'\\]",
+        ),
+        ("nce+rce", {"scale": 2}, "unknown parameter.*Valid parameters:.*alpha"),
+        ("gce", {"q": 0.0}, "'q' must be > 0"),
+        ("nce+rce", {"alpha": float("nan")}, "'alpha' must be finite"),
+        ("nce+rce", {"beta": -1}, "'beta' must be >= 0"),
+        ("nrce", {"normalizer": "official"}, "'normalizer' must be one of"),
+        ("rce", {"A": 4.0}, "'A' must be < 0 \\(the log of the clamped zero label"),
+        ("fl", {"gamma": "high"}, "'gamma' must be a number"),
+    ],
+)
 def test_bad_names_and_params_raise_value_error(name, params, match):
     with pytest.raises(ValueError, match=match):
         build_loss(name, 10, **params)
@@ -293,8 +365,9 @@ def test_paper_combinations_are_weighted_sums_of_their_named_parts(name):
     torch.manual_seed(0)
     logits, targets = torch.randn(16, 10, dtype=torch.float64), torch.randint(0, 10, (16,))
     first, second = name.split("+")
-    expected = (0.5 * build_loss(first, 10)(logits, targets)
-                + 3.0 * build_loss(second, 10)(logits, targets))
+    expected = 0.5 * build_loss(first, 10)(logits, targets) + 3.0 * build_loss(second, 10)(
+        logits, targets
+    )
     got = build_loss(name, 10, alpha=0.5, beta=3.0)(logits, targets)
     assert torch.allclose(got, expected, rtol=1e-12, atol=0)
 

@@ -54,10 +54,13 @@ def asym_04(mnist_labels, cifar10_labels, cifar100_labels):
 
     def get(dataset, variant="reference"):
         if (dataset, variant) not in cache:
-            y = {"mnist": mnist_labels, "cifar10": cifar10_labels, "cifar100": cifar100_labels}[dataset]
+            y = {"mnist": mnist_labels, "cifar10": cifar10_labels, "cifar100": cifar100_labels}[
+                dataset
+            ]
             K = 100 if dataset == "cifar100" else 10
-            cache[dataset, variant] = make_noisy_labels(y, "asymmetric", 0.4, K, dataset=dataset,
-                                                        seed=0, variant=variant)
+            cache[dataset, variant] = make_noisy_labels(
+                y, "asymmetric", 0.4, K, dataset=dataset, seed=0, variant=variant
+            )
         return cache[dataset, variant]
 
     return get
@@ -107,7 +110,7 @@ def official_symmetric(targets, rate, K, seed):
 def official_cifar10_asym(targets, rate, seed):
     with global_seed(seed):
         targets = list(targets)
-        for s, t in zip([9, 2, 3, 5, 4], [1, 0, 5, 3, 7]):
+        for s, t in zip([9, 2, 3, 5, 4], [1, 0, 5, 3, 7], strict=False):
             cls_idx = np.where(np.array(targets) == s)[0]
             n_noisy = int(rate * cls_idx.shape[0])
             for idx in np.random.choice(cls_idx, n_noisy, replace=False):
@@ -143,7 +146,7 @@ def official_cifar100_P(n):
         for j in range(4):
             block[j, j + 1] = n
         block[4, 0] = n
-        P[i * 5:(i + 1) * 5, i * 5:(i + 1) * 5] = block
+        P[i * 5 : (i + 1) * 5, i * 5 : (i + 1) * 5] = block
     return P
 
 
@@ -242,8 +245,12 @@ def test_cifar10_asym_exact_variant(asym_04):
 
 
 # spec §5.4 table: (eta, cat, dog, overall) from one draw of the reference procedure.
-SPEC_TABLE = [(0.1, 0.090, 0.100, 0.049), (0.2, 0.162, 0.202, 0.096),
-              (0.3, 0.209, 0.299, 0.141), (0.4, 0.237, 0.397, 0.183)]
+SPEC_TABLE = [
+    (0.1, 0.090, 0.100, 0.049),
+    (0.2, 0.162, 0.202, 0.096),
+    (0.3, 0.209, 0.299, 0.141),
+    (0.4, 0.237, 0.397, 0.183),
+]
 
 
 @pytest.mark.parametrize("eta,cat,dog,overall", SPEC_TABLE)
@@ -273,10 +280,14 @@ def test_cifar10_asym_equals_official_code(cifar10_labels, seed, rate):
 def test_mnist_and_cifar100_equal_official_code(mnist_labels, cifar100_labels):
     y = mnist_labels[:6000]
     r = make_noisy_labels(y, "asymmetric", 0.3, 10, dataset="mnist", seed=123)
-    np.testing.assert_array_equal(r.labels, official_multiclass_noisify(y, official_mnist_P(0.3), 123))
+    np.testing.assert_array_equal(
+        r.labels, official_multiclass_noisify(y, official_mnist_P(0.3), 123)
+    )
     y = cifar100_labels[:6000]
     r = make_noisy_labels(y, "asymmetric", 0.4, 100, dataset="cifar100", seed=515)
-    np.testing.assert_array_equal(r.labels, official_multiclass_noisify(y, official_cifar100_P(0.4), 515))
+    np.testing.assert_array_equal(
+        r.labels, official_multiclass_noisify(y, official_cifar100_P(0.4), 515)
+    )
 
 
 def expected_pairs(dataset):
@@ -353,7 +364,9 @@ def test_pairflip(K):
     np.testing.assert_array_equal(r.labels, official_multiclass_noisify(y, P, 4))
     ex = make_noisy_labels(y, "pairflip", eta, K, seed=4, variant="exact")
     assert changed_per_class(ex).tolist() == [int(eta * 3000)] * K
-    np.testing.assert_array_equal(ex.labels[ex.noisy_mask], (ex.clean_labels[ex.noisy_mask] + 1) % K)
+    np.testing.assert_array_equal(
+        ex.labels[ex.noisy_mask], (ex.clean_labels[ex.noisy_mask] + 1) % K
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -397,8 +410,12 @@ def test_determinism_and_purity(kind, K, dataset, variant):
 def test_input_types_give_identical_results():
     y = labels_with_counts([300] * 10)
     ref = make_noisy_labels(y, "symmetric", 0.4, 10, seed=2).labels
-    for variant_input in (y.tolist(), y.astype(np.int32), torch.from_numpy(y.copy()),
-                          torch.from_numpy(y.astype(np.int32))):
+    for variant_input in (
+        y.tolist(),
+        y.astype(np.int32),
+        torch.from_numpy(y.copy()),
+        torch.from_numpy(y.astype(np.int32)),
+    ):
         out = make_noisy_labels(variant_input, "symmetric", 0.4, 10, seed=2)
         assert out.labels.dtype == np.int64 and out.clean_labels.dtype == np.int64
         np.testing.assert_array_equal(out.labels, ref)
@@ -421,7 +438,7 @@ def test_result_object_fields(cifar10_labels):
     # Transition equals a direct count, rows of present classes sum to 1,
     # the absent class has an all-zero row.
     direct = np.zeros((10, 10))
-    for t, n in zip(y, r.labels):
+    for t, n in zip(y, r.labels, strict=False):
         direct[t, n] += 1
     present = direct.sum(1) > 0
     direct[present] /= direct[present].sum(1, keepdims=True)
@@ -452,9 +469,17 @@ def test_labels_hash_is_little_endian_int64():
 # ---------------------------------------------------------------------------
 # rate 0, bad inputs, extension point
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("kind,K,dataset", [("none", 10, None), ("symmetric", 10, None),
-                                            ("asymmetric", 10, "mnist"), ("asymmetric", 10, "cifar10"),
-                                            ("asymmetric", 100, "cifar100"), ("pairflip", 10, None)])
+@pytest.mark.parametrize(
+    "kind,K,dataset",
+    [
+        ("none", 10, None),
+        ("symmetric", 10, None),
+        ("asymmetric", 10, "mnist"),
+        ("asymmetric", 10, "cifar10"),
+        ("asymmetric", 100, "cifar100"),
+        ("pairflip", 10, None),
+    ],
+)
 @pytest.mark.parametrize("variant", ["reference", "exact"])
 def test_rate_zero_is_identity(kind, K, dataset, variant):
     y = labels_with_counts([20] * K)
@@ -471,28 +496,37 @@ def test_registry_contains_the_kinds():
 GOOD = dict(labels=[0, 1, 2, 3], kind="symmetric", rate=0.0, num_classes=4)
 
 
-@pytest.mark.parametrize("override,match", [
-    (dict(kind="gaussian"), r"valid kinds: none, symmetric, asymmetric, pairflip"),
-    (dict(rate=1.0), r"\[0, 1\)"),
-    (dict(rate=-0.1), r"\[0, 1\)"),
-    (dict(rate=float("nan")), r"finite number in \[0, 1\)"),
-    (dict(rate=float("inf")), r"finite number in \[0, 1\)"),
-    (dict(rate="0.2"), r"finite number in \[0, 1\)"),
-    (dict(kind="asymmetric", rate=0.2), r"cifar10, cifar100, mnist"),
-    (dict(kind="asymmetric", rate=0.2, dataset="webvision"), r"cifar10, cifar100, mnist.*'webvision'"),
-    (dict(kind="asymmetric", rate=0.2, dataset="mnist"), r"num_classes=10"),
-    (dict(labels=[0, 1, 4]), r"\[0, 4\); found min=0, max=4"),
-    (dict(labels=[-1, 1, 2]), r"found min=-1, max=2"),
-    (dict(variant="sequential"), r"allowed variants: reference, exact"),
-    (dict(num_classes=1, labels=[0, 0]), r"integer >= 2"),
-    (dict(num_classes=2.5), r"integer >= 2"),
-    (dict(labels=[]), r"non-empty 1-D"),
-    (dict(labels=[[0, 1], [1, 0]]), r"non-empty 1-D"),
-    (dict(labels=[0.0, 1.0]), r"integer array"),
-    (dict(seed=-1), r"seed must be an integer in \[0, 4294967295\]"),
-    (dict(kind="none", rate=0.2), r"requires rate == 0.*'symmetric', 'asymmetric' or 'pairflip'"),
-    (dict(features=np.zeros(4)), r"takes no extra keyword arguments.*features"),
-])
+@pytest.mark.parametrize(
+    "override,match",
+    [
+        (dict(kind="gaussian"), r"valid kinds: none, symmetric, asymmetric, pairflip"),
+        (dict(rate=1.0), r"\[0, 1\)"),
+        (dict(rate=-0.1), r"\[0, 1\)"),
+        (dict(rate=float("nan")), r"finite number in \[0, 1\)"),
+        (dict(rate=float("inf")), r"finite number in \[0, 1\)"),
+        (dict(rate="0.2"), r"finite number in \[0, 1\)"),
+        (dict(kind="asymmetric", rate=0.2), r"cifar10, cifar100, mnist"),
+        (
+            dict(kind="asymmetric", rate=0.2, dataset="webvision"),
+            r"cifar10, cifar100, mnist.*'webvision'",
+        ),
+        (dict(kind="asymmetric", rate=0.2, dataset="mnist"), r"num_classes=10"),
+        (dict(labels=[0, 1, 4]), r"\[0, 4\); found min=0, max=4"),
+        (dict(labels=[-1, 1, 2]), r"found min=-1, max=2"),
+        (dict(variant="sequential"), r"allowed variants: reference, exact"),
+        (dict(num_classes=1, labels=[0, 0]), r"integer >= 2"),
+        (dict(num_classes=2.5), r"integer >= 2"),
+        (dict(labels=[]), r"non-empty 1-D"),
+        (dict(labels=[[0, 1], [1, 0]]), r"non-empty 1-D"),
+        (dict(labels=[0.0, 1.0]), r"integer array"),
+        (dict(seed=-1), r"seed must be an integer in \[0, 4294967295\]"),
+        (
+            dict(kind="none", rate=0.2),
+            r"requires rate == 0.*'symmetric', 'asymmetric' or 'pairflip'",
+        ),
+        (dict(features=np.zeros(4)), r"takes no extra keyword arguments.*features"),
+    ],
+)
 def test_bad_inputs_raise_value_error(override, match):
     kwargs = {**GOOD, **override}
     with pytest.raises(ValueError, match=match):

@@ -1,5 +1,6 @@
 """Every citation in the code (spec §N, defaults D<n>, bugs B<n>, source tags) has an entry in
 docs/NOTES.md, so that it resolves inside the repository."""
+
 import re
 from pathlib import Path
 
@@ -25,7 +26,9 @@ def explained(kind: str, cited: str, notes: str) -> bool:
     if kind == "tag":
         return f"[{cited}]" in notes
     # a section is the first cell of a row, alone or in a comma list: "| 3, 3.1, 3.2 |"
-    return re.search(rf"^\| (?:[\d.]+, )*{re.escape(cited)}(?:, [\d.]+)* \|", notes, re.M) is not None
+    return (
+        re.search(rf"^\| (?:[\d.]+, )*{re.escape(cited)}(?:, [\d.]+)* \|", notes, re.M) is not None
+    )
 
 
 def test_every_citation_in_the_code_resolves_in_docs_notes():

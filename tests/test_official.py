@@ -6,6 +6,7 @@ every loss (value and gradient), the MNIST/CIFAR-10 models (outputs and initiali
 training runs of their train() against this project's step/optimiser/schedule, and the noisy
 labels of their noise procedures. Skips, with the reason, where the archive is absent.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ ref_loss, ref_model, ref_dataset = official_apl.import_reference("loss", "model"
 # ------------------------------------------------------------------------------------- losses
 def config_params(dataset: str, loss: str, rate: float = 0.4) -> dict:
     """The loss parameters a paper config uses (MNIST/CIFAR-10/CIFAR-100, symmetric)."""
-    cfg = load_config(REPO / "configs" / dataset / "sym" / f"{loss}.yaml",
-                      overrides={"noise.rate": rate})
+    cfg = load_config(
+        REPO / "configs" / dataset / "sym" / f"{loss}.yaml", overrides={"noise.rate": rate}
+    )
     return loss_kwargs(cfg)
 
 
@@ -86,7 +88,7 @@ def value_and_grad(criterion, logits, labels):
 def logits_batch(K: int, n: int = 96, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(n, K, generator=g) * 3
-    logits[:4] *= 8      # confident rows: the 1e-7 / 1e-4 clamps of RCE, GCE and MAE bite
+    logits[:4] *= 8  # confident rows: the 1e-7 / 1e-4 clamps of RCE, GCE and MAE bite
     labels = torch.randint(0, K, (n,), generator=g)
     labels[:2] = logits[:2].argmax(1)
     return logits, labels
@@ -95,9 +97,30 @@ def logits_batch(K: int, n: int = 96, seed: int = 0):
 DATASET_K = {"mnist": 10, "cifar10": 10, "cifar100": 100}
 # Every loss of the authors' loss.py that a paper config uses; single losses as in their
 # scripts (scale = --alpha = 1 unless the config says otherwise).
-CONFIG_LOSSES = ["ce", "sce", "nce", "mae", "gce", "rce", "fl", "nfl", "ngce", "nce+rce",
-                 "nce+mae", "nfl+rce", "nfl+mae", "gce+mae", "gce+rce", "gce+nce", "mae+rce",
-                 "nfl+nce", "ngce+nce", "ngce+mae", "ngce+rce", "dmi"]
+CONFIG_LOSSES = [
+    "ce",
+    "sce",
+    "nce",
+    "mae",
+    "gce",
+    "rce",
+    "fl",
+    "nfl",
+    "ngce",
+    "nce+rce",
+    "nce+mae",
+    "nfl+rce",
+    "nfl+mae",
+    "gce+mae",
+    "gce+rce",
+    "gce+nce",
+    "mae+rce",
+    "nfl+nce",
+    "ngce+nce",
+    "ngce+mae",
+    "ngce+rce",
+    "dmi",
+]
 
 
 @pytest.mark.parametrize("dataset", sorted(DATASET_K))
@@ -170,7 +193,7 @@ def copy_weights(source: torch.nn.Module, dest: torch.nn.Module) -> None:
     FC, BN1d, FC); copy by position, checking every shape."""
     src, dst = list(source.state_dict().values()), dest.state_dict()
     assert len(src) == len(dst)
-    for (name, tensor), value in zip(dst.items(), src):
+    for (name, tensor), value in zip(dst.items(), src, strict=False):
         assert tensor.shape == value.shape, name
         tensor.copy_(value)
 
@@ -185,7 +208,7 @@ def test_models_compute_the_same_function(dataset):
         getattr(theirs, mode)(), getattr(ours, mode)()
         assert torch.allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-5), mode
     # train mode moved the BN running statistics of both by the same amount
-    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=False):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
 
 
@@ -197,7 +220,7 @@ def test_models_initialise_identically_from_the_same_seed(dataset):
     theirs = ref_model.SCEModel(type=dataset)
     torch.manual_seed(123)
     ours = factory()
-    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=False):
         assert torch.equal(a, b)
 
 
@@ -212,16 +235,19 @@ class Loader(list):
 
 def fixed_batches(shape, n_batches: int, batch: int, K: int = 10, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(batch, *shape, generator=g), torch.randint(0, K, (batch,), generator=g))
-            for _ in range(n_batches)]
+    return [
+        (torch.randn(batch, *shape, generator=g), torch.randint(0, K, (batch,), generator=g))
+        for _ in range(n_batches)
+    ]
 
 
 def their_training(tmp_path, cfg, dataset, batches, init, stop_after=None):
     """Their train() itself (optimiser, weight decay, clipping, schedule and loop), fed our
     batches and our initial weights in place of its data set and its fresh model."""
     argv = official_apl.reference_argv(cfg, data_path=tmp_path / "data")
-    module = official_apl.import_reference_train(argv, tmp_path,
-                                                 tuple(official_apl.optimiser_edits(cfg)))
+    module = official_apl.import_reference_train(
+        argv, tmp_path, tuple(official_apl.optimiser_edits(cfg))
+    )
     loaders = {"train_dataset": Loader(batches), "test_dataset": [batches[0]]}
     module.DatasetGenerator = lambda **kwargs: types.SimpleNamespace(getDataLoader=lambda: loaders)
     model = ref_model.SCEModel(type=dataset)
@@ -233,8 +259,12 @@ def their_training(tmp_path, cfg, dataset, batches, init, stop_after=None):
         optimizers.append(sgd(*args, **kwargs))
         return optimizers[-1]
 
-    module.torch = types.SimpleNamespace(**{**vars(module.torch), "optim": types.SimpleNamespace(
-        **{**vars(module.torch.optim), "SGD": optimizer})})
+    module.torch = types.SimpleNamespace(
+        **{
+            **vars(module.torch),
+            "optim": types.SimpleNamespace(**{**vars(module.torch.optim), "SGD": optimizer}),
+        }
+    )
 
     def dump(history, handle, protocol=None):  # their epoch end
         epochs_done.append(len(history["test_acc"]))
@@ -264,13 +294,17 @@ def our_training(cfg, factory, batches, init, epochs):
     return model, optimizer
 
 
-TRAINING_CASES = [("mnist", loss, None, "paper") for loss in
-                  ("ce", "gce", "mae", "nce", "nce+rce", "nfl+mae")]
+TRAINING_CASES = [
+    ("mnist", loss, None, "paper") for loss in ("ce", "gce", "mae", "nce", "nce+rce", "nfl+mae")
+]
 TRAINING_CASES += [("cifar10", loss, 3, "paper") for loss in ("ce", "nce+rce")]
 # The authors' release recipe (weight decay 1e-2, Nesterov), run through the harness's edits of
 # their train.py; release-full adds NCE's scale 10 (their --alpha).
-TRAINING_CASES += [("mnist", "nce", None, "release"), ("mnist", "nce+rce", 5, "release"),
-                   ("mnist", "nce", 5, "release-full")]
+TRAINING_CASES += [
+    ("mnist", "nce", None, "release"),
+    ("mnist", "nce+rce", 5, "release"),
+    ("mnist", "nce", 5, "release-full"),
+]
 
 
 @pytest.mark.slow
@@ -279,18 +313,22 @@ def test_training_equals_the_authors_train(tmp_path, dataset, loss, stop_after, 
     """MNIST: their whole 50-epoch schedule over 2 batches an epoch (100 steps, lr from 0.01
     down to eta_min 0.001). CIFAR-10: the first 3 epochs of their 120-epoch schedule."""
     factory, shape = MODELS[dataset]
-    cfg = load_config(REPO / "configs" / dataset / "sym" / f"{loss}.yaml",
-                      overrides={"noise.rate": 0.8 if dataset == "mnist" else 0.4,
-                                 "recipe": recipe})
+    cfg = load_config(
+        REPO / "configs" / dataset / "sym" / f"{loss}.yaml",
+        overrides={"noise.rate": 0.8 if dataset == "mnist" else 0.4, "recipe": recipe},
+    )
     batches = fixed_batches(shape, 2 if dataset == "mnist" else 1, 32 if dataset == "mnist" else 8)
     torch.manual_seed(7)
     init = ref_model.SCEModel(type=dataset).state_dict()
-    theirs, epochs, args, their_sgd = their_training(tmp_path, cfg, dataset, batches, init,
-                                                     stop_after)
+    theirs, epochs, args, their_sgd = their_training(
+        tmp_path, cfg, dataset, batches, init, stop_after
+    )
     assert epochs == (stop_after or cfg["train.epochs"]) and args.epoch == cfg["train.epochs"]
     assert args.grad_bound == cfg["optim.grad_clip"]
     # what their SGD was built with, against the recipe's values written out by hand
-    wd, nesterov = {"paper": (1e-3 if dataset == "mnist" else 1e-4, False)}.get(recipe, (1e-2, True))
+    wd, nesterov = {"paper": (1e-3 if dataset == "mnist" else 1e-4, False)}.get(
+        recipe, (1e-2, True)
+    )
     group = their_sgd.param_groups[0]
     assert (group["weight_decay"], group["nesterov"], group["momentum"]) == (wd, nesterov, 0.9)
     assert (cfg["optim.weight_decay"], cfg["optim.nesterov"]) == (wd, nesterov)
@@ -300,13 +338,16 @@ def test_training_equals_the_authors_train(tmp_path, dataset, loss, stop_after, 
     # The same arithmetic in another order drifts by rounding only: every tensor must agree to
     # 0.1 % of the distance training moved it (a bug in a loss, the optimiser, the clipping or
     # the schedule moves it by a different amount altogether).
-    for (name, a), b, start in zip(ours.state_dict().items(), theirs.state_dict().values(),
-                                   init.values()):
+    for (name, a), b, start in zip(
+        ours.state_dict().items(), theirs.state_dict().values(), init.values(), strict=False
+    ):
         moved = float((b.double() - start.double()).abs().max())
         diff = float((a.double() - b.double()).abs().max())
         assert diff <= 1e-3 * moved + 1e-6, f"{name}: differs by {diff:.2e}, moved {moved:.2e}"
-    assert any(not torch.equal(b, start) for b, start in
-               zip(theirs.state_dict().values(), init.values())), "training did not move anything"
+    assert any(
+        not torch.equal(b, start)
+        for b, start in zip(theirs.state_dict().values(), init.values(), strict=False)
+    ), "training did not move anything"
     if dataset == "mnist" and stop_after is None:
         assert optimizer.param_groups[0]["lr"] == pytest.approx(cfg["schedule.eta_min"])
 
@@ -334,10 +375,11 @@ def their_noisy_targets(dataset: str, root: Path, rate: float, asym: bool, seed:
 
 def assert_same_noise(dataset, root, rate, asym, seed, clean, K):
     theirs = their_noisy_targets(dataset, root, rate, asym, seed)
-    ours = make_noisy_labels(clean, "asymmetric" if asym else "symmetric", rate, K,
-                             dataset=dataset, seed=seed).labels
+    ours = make_noisy_labels(
+        clean, "asymmetric" if asym else "symmetric", rate, K, dataset=dataset, seed=seed
+    ).labels
     assert np.array_equal(ours, theirs), f"{(ours != theirs).sum()} labels differ"
-    assert (theirs != clean).mean() > 0.3 * rate   # the comparison is not between clean sets
+    assert (theirs != clean).mean() > 0.3 * rate  # the comparison is not between clean sets
 
 
 @pytest.fixture(scope="module")
@@ -347,21 +389,26 @@ def linked_real_data(real_data_root, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
-@pytest.mark.parametrize("asym,rate,seed", [(False, 0.2, 0), (False, 0.8, 123), (True, 0.1, 0),
-                                            (True, 0.4, 515)])
+@pytest.mark.parametrize(
+    "asym,rate,seed", [(False, 0.2, 0), (False, 0.8, 123), (True, 0.1, 0), (True, 0.4, 515)]
+)
 def test_noisy_labels_equal_the_authors_on_real_data(linked_real_data, dataset, asym, rate, seed):
     from datasets import load_dataset
+
     data = load_dataset(dataset, linked_real_data)
-    assert_same_noise(dataset, linked_real_data, rate, asym, seed, data.train_labels,
-                      data.num_classes)
+    assert_same_noise(
+        dataset, linked_real_data, rate, asym, seed, data.train_labels, data.num_classes
+    )
 
 
 @pytest.mark.parametrize("asym,rate", [(False, 0.4), (True, 0.4), (True, 0.2)])
 def test_noisy_labels_equal_the_authors_cifar100(tmp_path, asym, rate):
     """CIFAR-100 (not available here) from a small file set in its real layout, through their
     class mapping (blocks of 5 consecutive indices) and their per-sample noisifier."""
-    from datasets import load_dataset
     from fake_data import write_fake_cifar100
+
+    from datasets import load_dataset
+
     write_fake_cifar100(tmp_path, n_train=3000, n_test=100)
     data = load_dataset("cifar100", tmp_path)
     assert_same_noise("cifar100", tmp_path, rate, asym, 3, data.train_labels, 100)
@@ -369,8 +416,10 @@ def test_noisy_labels_equal_the_authors_cifar100(tmp_path, asym, rate):
 
 # ------------------------------------------------------------------------------------ harness
 def harness_run(out, root, stop_after, resume=False):
-    cfg = load_config(REPO / "configs" / "mnist" / "sym" / "nce+rce.yaml",
-                      overrides={"noise.rate": 0.4, "train.seed": 3, "dataset.root": str(root)})
+    cfg = load_config(
+        REPO / "configs" / "mnist" / "sym" / "nce+rce.yaml",
+        overrides={"noise.rate": 0.4, "train.seed": 3, "dataset.root": str(root)},
+    )
     return official_apl.run(cfg, out, stop_after=stop_after, resume=resume)
 
 
@@ -385,6 +434,7 @@ def test_harness_records_their_run_and_resumes_bit_exactly(tmp_path):
     to 3, it ends exactly where an uninterrupted 3-epoch run ends; the 50-epoch schedule is
     not shortened; the record says which code ran and that the noisy labels are ours."""
     from fake_data import write_fake_mnist
+
     root = write_fake_mnist(tmp_path / "data", n_train=300, n_test=60)
     straight = harness_run(tmp_path / "straight", root, stop_after=3)
     harness_run(tmp_path / "cut", root, stop_after=2)
@@ -410,13 +460,19 @@ def test_test_inputs_equal_their_transforms(linked_real_data, dataset):
     """The tensors the models see: their ToTensor + Normalize through their DataLoader against
     this project's uint8-on-device normaliser (datasets/device.py), on the real test set."""
     from datasets import load_dataset, make_data_source
+
     np.random.seed(0)
-    theirs = ref_dataset.DatasetGenerator(batchSize=128, dataPath=str(linked_real_data),
-                                          numOfWorkers=0, noise_rate=0.0, seed=0,
-                                          dataset_type=dataset).getDataLoader()["test_dataset"]
+    theirs = ref_dataset.DatasetGenerator(
+        batchSize=128,
+        dataPath=str(linked_real_data),
+        numOfWorkers=0,
+        noise_rate=0.0,
+        seed=0,
+        dataset_type=dataset,
+    ).getDataLoader()["test_dataset"]
     data = load_dataset(dataset, linked_real_data)
     ours = make_data_source("fast", data.test_images, data, "none", "cpu").eval_batches(256)
-    for (x_theirs, y_theirs), (x_ours, index), _ in zip(theirs, ours, range(3)):
+    for (x_theirs, y_theirs), (x_ours, index), _ in zip(theirs, ours, range(3), strict=False):
         assert torch.equal(y_theirs, torch.from_numpy(data.test_labels[index]))
         assert torch.allclose(x_ours, x_theirs, atol=2e-6), (x_ours - x_theirs).abs().max()
 
@@ -431,34 +487,41 @@ def test_release_recipe_edits_their_optimiser_and_paper_recipe_edits_nothing():
     edits = official_apl.optimiser_edits(release)
     assert [why for *_, why in edits] == [
         "MNIST weight decay 0.01 instead of the hard-coded 1e-3",
-        "SGD with Nesterov momentum (their code has none)"]
+        "SGD with Nesterov momentum (their code has none)",
+    ]
     source = (official_apl.patched_copy(tuple(edits)) / "train.py").read_text()
     assert "args.l2_reg = 0.01\n" in source and "nesterov=True" in source
     assert "nesterov" not in (official_apl.patched_copy() / "train.py").read_text()
 
 
-@pytest.mark.parametrize("sets,match", [
-    (["train.epochs=3"], r"cannot run train.epochs=3 \(it hard-codes 50 for mnist\)"),
-    (["optim.momentum=0.5"], r"cannot run optim.momentum=0.5 \(it hard-codes 0.9"),
-    (["train.amp=bf16"], r"cannot run train.amp='bf16'"),
-    (["loss.logit_clip=1.0"], r"has no loss option logit_clip"),
-])
+@pytest.mark.parametrize(
+    "sets,match",
+    [
+        (["train.epochs=3"], r"cannot run train.epochs=3 \(it hard-codes 50 for mnist\)"),
+        (["optim.momentum=0.5"], r"cannot run optim.momentum=0.5 \(it hard-codes 0.9"),
+        (["train.amp=bf16"], r"cannot run train.amp='bf16'"),
+        (["loss.logit_clip=1.0"], r"has no loss option logit_clip"),
+    ],
+)
 def test_harness_refuses_a_setting_their_code_would_not_train(tmp_path, sets, match):
     cfg = load_config(REPO / "configs/mnist/sym/nce+rce.yaml", sets=sets)
     with pytest.raises(SystemExit, match=match):
         official_apl.run(cfg, tmp_path / "run")
-    assert not (tmp_path / "run").exists()   # refused before anything was written
+    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 @pytest.fixture
 def small_mnist(tmp_path):
     from fake_data import write_fake_mnist
+
     return write_fake_mnist(tmp_path / "data", n_train=300, n_test=60)
 
 
 def harness_config(root, loss="nce+rce", seed=3):
-    return load_config(REPO / "configs" / "mnist" / "sym" / f"{loss}.yaml",
-                       overrides={"noise.rate": 0.4, "train.seed": seed, "dataset.root": str(root)})
+    return load_config(
+        REPO / "configs" / "mnist" / "sym" / f"{loss}.yaml",
+        overrides={"noise.rate": 0.4, "train.seed": seed, "dataset.root": str(root)},
+    )
 
 
 @pytest.mark.slow
@@ -473,23 +536,50 @@ def test_harness_refuses_to_resume_or_skip_a_run_of_another_config(tmp_path, sma
         official_apl.run(harness_config(small_mnist, "ce"), out, stop_after=2, resume=True)
     assert (out / "config.yaml").read_text() == saved
     assert len(rows_without_time(out)) == 1
-    base = ["--noise-rate", "0.4", "--seed", "3", "--data-root", str(small_mnist), "--out", str(out)]
+    base = [
+        "--noise-rate",
+        "0.4",
+        "--seed",
+        "3",
+        "--data-root",
+        str(small_mnist),
+        "--out",
+        str(out),
+    ]
     finished = tmp_path / "finished"
-    official_apl.run(harness_config(small_mnist), finished)          # the whole 50 epochs
-    assert official_apl.main(["--config", str(REPO / "configs/mnist/sym/nce+rce.yaml"), *base[:-1],
-                              str(finished), "--resume"]) == 0
+    official_apl.run(harness_config(small_mnist), finished)  # the whole 50 epochs
+    assert (
+        official_apl.main(
+            [
+                "--config",
+                str(REPO / "configs/mnist/sym/nce+rce.yaml"),
+                *base[:-1],
+                str(finished),
+                "--resume",
+            ]
+        )
+        == 0
+    )
     assert "already finished" in capsys.readouterr().out
     with pytest.raises(SystemExit, match=r"holds a different finished run; differences: .*loss"):
-        official_apl.main(["--config", str(REPO / "configs/mnist/sym/ce.yaml"), *base[:-1],
-                           str(finished), "--resume"])
+        official_apl.main(
+            [
+                "--config",
+                str(REPO / "configs/mnist/sym/ce.yaml"),
+                *base[:-1],
+                str(finished),
+                "--resume",
+            ]
+        )
 
 
 @pytest.mark.slow
 def test_harness_takes_the_run_lock(tmp_path, small_mnist):
     from engine.errors import OutputDirError
     from engine.rundir import RunLock
+
     out = tmp_path / "run"
-    lock = RunLock(out).acquire()   # another process training this run
+    lock = RunLock(out).acquire()  # another process training this run
     try:
         with pytest.raises(OutputDirError, match="is in use by another process"):
             official_apl.run(harness_config(small_mnist), out, stop_after=1)
@@ -498,12 +588,21 @@ def test_harness_takes_the_run_lock(tmp_path, small_mnist):
     assert not (out / "metrics.jsonl").exists()
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["--config", "configs/mnist/sym/nope.yaml"], "config file not found"),
-    (["--config", "configs/mnist/sym/ce.yaml", "--noise-rate", "1.5"], r"noise.rate' must be in \[0, 1\)"),
-    (["--config", "configs/mnist/sym/ce.yaml", "--set", "optim.lrr=1"], "unknown config key 'optim.lrr'"),
-    (["--config", "configs/mnist/sym/ce.yaml", "--recipe", "fast"], "has no recipe 'fast'"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--config", "configs/mnist/sym/nope.yaml"], "config file not found"),
+        (
+            ["--config", "configs/mnist/sym/ce.yaml", "--noise-rate", "1.5"],
+            r"noise.rate' must be in \[0, 1\)",
+        ),
+        (
+            ["--config", "configs/mnist/sym/ce.yaml", "--set", "optim.lrr=1"],
+            "unknown config key 'optim.lrr'",
+        ),
+        (["--config", "configs/mnist/sym/ce.yaml", "--recipe", "fast"], "has no recipe 'fast'"),
+    ],
+)
 def test_harness_answers_bad_input_in_one_line(tmp_path, argv, match, capsys):
     argv = [a if not a.startswith("configs/") else str(REPO / a) for a in argv]
     with pytest.raises(SystemExit) as e:
@@ -515,6 +614,14 @@ def test_harness_answers_bad_input_in_one_line(tmp_path, argv, match, capsys):
 
 def test_harness_refuses_a_data_root_without_the_dataset_before_writing(tmp_path):
     with pytest.raises(SystemExit, match=r"error: .*MNIST"):
-        official_apl.main(["--config", str(REPO / "configs/mnist/sym/ce.yaml"), "--data-root",
-                           str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
+        official_apl.main(
+            [
+                "--config",
+                str(REPO / "configs/mnist/sym/ce.yaml"),
+                "--data-root",
+                str(tmp_path / "empty"),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
     assert not (tmp_path / "run").exists()

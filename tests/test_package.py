@@ -8,6 +8,7 @@ fresh virtual environment (system site packages for the pinned torch, no index: 
 downloaded), imported from a folder outside the repository and compared with this checkout;
 and `pip install -e .` of a copy of the checkout.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,11 +18,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 
 from losses import LOSSES, build_loss
@@ -41,8 +42,10 @@ def package_dirs() -> dict:
 def test_pyproject_maps_exactly_the_three_folders_under_one_namespace():
     assert package_dirs() == {NAME: f"src/{NAME}", **{f"{NAME}.{p}": p for p in SUBPACKAGES}}
     assert sorted(PYPROJECT["tool"]["setuptools"]["packages"]) == sorted(package_dirs())
-    assert [re.split(r"[<>=!~ ;]", d)[0] for d in PYPROJECT["project"]["dependencies"]] == \
-        ["torch", "numpy"]
+    assert [re.split(r"[<>=!~ ;]", d)[0] for d in PYPROJECT["project"]["dependencies"]] == [
+        "torch",
+        "numpy",
+    ]
     assert (REPO / "LICENSE").read_text().startswith("MIT License")
     assert (REPO / "src" / NAME / "py.typed").is_file()
 
@@ -92,8 +95,9 @@ def run_python(code: str, cwd: Path, python=sys.executable, pythonpath: Path | N
     env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
-    done = subprocess.run([python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -113,9 +117,9 @@ def layout_and_readme(python, outside: Path, pythonpath: Path | None = None) -> 
     the example prints and return the line with the version and the file of the losses."""
     output = run_python(CHECK_LAYOUT + readme_example(), outside, python, pythonpath)
     version, names, accuracy, verdict = output.strip().splitlines()
-    assert names == "[]"   # no top-level losses, noise, models, datasets or engine
+    assert names == "[]"  # no top-level losses, noise, models, datasets or engine
     assert float(accuracy.removeprefix("accuracy on the clean labels: ")) >= 0.9
-    assert verdict.startswith("symmetric: the class-sum is constant, 83.89")   # 1 + 9.21 * 9
+    assert verdict.startswith("symmetric: the class-sum is constant, 83.89")  # 1 + 9.21 * 9
     return version
 
 
@@ -130,23 +134,42 @@ def test_readme_example_runs_against_the_installed_layout(tmp_path):
 # --------------------------------------------------------------------------- the real wheel
 def copy_checkout(dest: Path) -> Path:
     """The checkout without its data, runs, caches and build outputs."""
-    ignore = shutil.ignore_patterns(".git", "data", "runs", "outputs", "__pycache__", "build",
-                                    "dist", "*.egg-info", ".pytest_cache", ".ruff_cache")
+    ignore = shutil.ignore_patterns(
+        ".git",
+        "data",
+        "runs",
+        "outputs",
+        "__pycache__",
+        "build",
+        "dist",
+        "*.egg-info",
+        ".pytest_cache",
+        ".ruff_cache",
+    )
     shutil.copytree(REPO, dest, ignore=ignore, symlinks=True)
     return dest
 
 
 def pip(*args, cwd: Path):
-    done = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-                          cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
 
 def fresh_venv(path: Path) -> Path:
     """A virtual environment that sees the pinned torch and numpy of this interpreter (system
     site packages) and has no pip of its own: pip is run from outside with --python."""
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(path)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)],
+        check=True,
+        timeout=120,
+    )
     return path / "bin" / "python"
 
 
@@ -155,13 +178,17 @@ def expected_wheel_files(version: str) -> set:
     for sub in SUBPACKAGES:
         files |= {f"{NAME}/{sub}/{p.name}" for p in (REPO / sub).glob("*.py")}
     info = f"{NAME}-{version}.dist-info"
-    return files | {f"{info}/{n}" for n in ("METADATA", "WHEEL", "RECORD", "top_level.txt",
-                                             "licenses/LICENSE")}
+    return files | {
+        f"{info}/{n}" for n in ("METADATA", "WHEEL", "RECORD", "top_level.txt", "licenses/LICENSE")
+    }
 
 
 def requirements(metadata: str) -> list:
-    return [line.split(": ", 1)[1] for line in metadata.splitlines()
-            if line.startswith("Requires-Dist: ")]
+    return [
+        line.split(": ", 1)[1]
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
 
 
 # In the fresh environment, outside the repository: every loss built, a few values and a noise
@@ -187,16 +214,25 @@ def checkout_values(logits: torch.Tensor) -> dict:
     for name in sorted(LOSSES):
         torch.manual_seed(0)
         values[name] = build_loss(name, 10)(logits, y).item()
-    noisy = make_noisy_labels(list(range(10)) * 50, "asymmetric", 0.4, 10, dataset="cifar10",
-                              seed=123)
+    noisy = make_noisy_labels(
+        list(range(10)) * 50, "asymmetric", 0.4, 10, dataset="cifar10", seed=123
+    )
     return {"values": values, "noise": labels_hash(noisy.labels)}
 
 
 @pytest.mark.slow
 def test_the_wheel_installs_alone_in_a_fresh_environment_and_matches_the_checkout(tmp_path):
     source = copy_checkout(tmp_path / "checkout")
-    pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), ".",
-        cwd=source)
+    pip(
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(tmp_path / "dist"),
+        ".",
+        cwd=source,
+    )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     version = wheel.name.split("-")[1]
     with zipfile.ZipFile(wheel) as archive:
@@ -211,9 +247,17 @@ def test_the_wheel_installs_alone_in_a_fresh_environment_and_matches_the_checkou
     outside.mkdir()
     version_line = layout_and_readme(python, outside)
     assert version_line.startswith(version) and str(tmp_path / "venv") in version_line
-    logits = 4 * torch.randn(20, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    done = subprocess.run([str(python), "-c", CHECK_WHEEL, json.dumps(logits.tolist())],
-                          cwd=outside, env=ENV, capture_output=True, text=True, timeout=300)
+    logits = 4 * torch.randn(
+        20, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    done = subprocess.run(
+        [str(python), "-c", CHECK_WHEEL, json.dumps(logits.tolist())],
+        cwd=outside,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout) == checkout_values(logits)
 
@@ -222,8 +266,17 @@ def test_the_wheel_installs_alone_in_a_fresh_environment_and_matches_the_checkou
 def test_an_editable_install_maps_the_namespace_onto_the_checkout(tmp_path):
     source = copy_checkout(tmp_path / "checkout")
     python = fresh_venv(tmp_path / "venv")
-    pip("--python", str(python), "install", "--no-index", "--no-build-isolation", "-q", "-e",
-        str(source), cwd=tmp_path)
+    pip(
+        "--python",
+        str(python),
+        "install",
+        "--no-index",
+        "--no-build-isolation",
+        "-q",
+        "-e",
+        str(source),
+        cwd=tmp_path,
+    )
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     output = run_python(CHECK_LAYOUT, outside, python=python)

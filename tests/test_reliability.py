@@ -1,20 +1,21 @@
 """Reliability: real SIGKILLs at several points (one mid-checkpoint-write) resume bit-exactly;
 bad configs, data, checkpoints and output dirs fail with one line and write nothing; NaN
 handling; concurrent and failing sweeps. docs/RELIABILITY.md maps each case to its test."""
+
 import json
 import random
 import subprocess
 import sys
 from pathlib import Path
 
+import fake_data
 import pytest
 import torch
 import yaml
-
-import fake_data
-from engine import experiment
-import train
 from helpers import run_interrupted as driver
+
+import train
+from engine import experiment
 
 pytestmark = pytest.mark.reliability  # every test here: faults, kills and resumes
 
@@ -45,9 +46,11 @@ def rows(out):
 
 # ---------------------------------------------------------------------------- interruption
 
+
 @pytest.mark.parametrize("epoch,step", [(0, 2), (1, 5), (2, 0)])
-def test_sigkill_anywhere_then_resume_is_bit_exact(epoch, step, config, root, reference_run,
-                                                   tmp_path):
+def test_sigkill_anywhere_then_resume_is_bit_exact(
+    epoch, step, config, root, reference_run, tmp_path
+):
     out = tmp_path / "run"
     done = driver(args_for(config, root, out), "SIGKILL", epoch, step)
     assert done.returncode == -9
@@ -56,8 +59,9 @@ def test_sigkill_anywhere_then_resume_is_bit_exact(epoch, step, config, root, re
     assert rows(out) == rows(reference_run)
 
 
-def test_sigkill_during_checkpoint_write_keeps_previous_checkpoint(config, root, reference_run,
-                                                                   tmp_path):
+def test_sigkill_during_checkpoint_write_keeps_previous_checkpoint(
+    config, root, reference_run, tmp_path
+):
     out = tmp_path / "run"
     # killed half-way through writing the epoch-2 checkpoint
     done = driver(args_for(config, root, out), "SIGKILL", 1, 0, during_checkpoint=True)
@@ -81,9 +85,11 @@ def test_sigint_writes_checkpoint_and_says_how_to_resume(config, root, tmp_path)
 
 # ---------------------------------------------------------------------------- bad input
 
+
 def run_cli(args):
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], capture_output=True,
-                          text=True, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args], capture_output=True, text=True, cwd=REPO
+    )
 
 
 def assert_clean_failure(code, err, out: Path, before=None):
@@ -98,8 +104,9 @@ def assert_clean_failure(code, err, out: Path, before=None):
 
 
 def snapshot(path: Path):
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
 
 
 BAD_CONFIGS = {
@@ -170,6 +177,7 @@ def test_bad_checkpoint_on_resume(case, config, root, reference_run, tmp_path, c
         # a checkpoint of another architecture in this run's place
         state = torch.load(ckpt, weights_only=True)
         from models import build_model
+
         state["model"] = build_model("resnet18", 10, 1, 28).state_dict()
         torch.save(state, ckpt)
         extra = ["--force-resume"]
@@ -195,8 +203,9 @@ def test_output_dir_not_writable(config, root, tmp_path, capsys):
 
 def test_output_dir_with_different_finished_run(config, root, reference_run, tmp_path, capsys):
     before = snapshot(reference_run)
-    code = train.main(args_for(config, root, reference_run) + ["--resume", "--set",
-                                                                "loss.beta=1.0"])
+    code = train.main(
+        args_for(config, root, reference_run) + ["--resume", "--set", "loss.beta=1.0"]
+    )
     err = capsys.readouterr().err
     assert_clean_failure(code, err, reference_run, before)
     assert "different finished run" in err and "loss.beta: 10.0 -> 1.0" in err
@@ -204,11 +213,22 @@ def test_output_dir_with_different_finished_run(config, root, reference_run, tmp
 
 def mutate(rng: random.Random) -> str:
     """A config that is wrong in one random way (never accidentally valid)."""
-    base = {"dataset": {"name": "mnist"}, "noise": {"kind": "symmetric", "rate": 0.2},
-            "loss": {"name": "nce+rce", "alpha": 1.0, "beta": 1.0},
-            "optim": {"lr": 0.01, "weight_decay": 1e-4}, "train": {"epochs": 2, "batch_size": 8}}
-    numeric = [("optim", "lr"), ("optim", "weight_decay"), ("train", "epochs"),
-               ("train", "batch_size"), ("noise", "rate"), ("loss", "alpha"), ("loss", "beta")]
+    base = {
+        "dataset": {"name": "mnist"},
+        "noise": {"kind": "symmetric", "rate": 0.2},
+        "loss": {"name": "nce+rce", "alpha": 1.0, "beta": 1.0},
+        "optim": {"lr": 0.01, "weight_decay": 1e-4},
+        "train": {"epochs": 2, "batch_size": 8},
+    }
+    numeric = [
+        ("optim", "lr"),
+        ("optim", "weight_decay"),
+        ("train", "epochs"),
+        ("train", "batch_size"),
+        ("noise", "rate"),
+        ("loss", "alpha"),
+        ("loss", "beta"),
+    ]
     kind = rng.choice(["unknown_key", "bad_type", "bad_value", "bad_name", "yaml", "not_map"])
     if kind == "unknown_key":
         block = rng.choice(list(base))
@@ -218,11 +238,14 @@ def mutate(rng: random.Random) -> str:
         base[block][key] = rng.choice(["abc", [1, 2], {"a": 1}, True, ""])
     elif kind == "bad_value":
         block, key = rng.choice(numeric)
-        base[block][key] = rng.choice([-1.0, -1e-9, float("nan"), float("inf"), -float("inf")]
-                                      + ([1.0, 1.5] if key == "rate" else []))
+        base[block][key] = rng.choice(
+            [-1.0, -1e-9, float("nan"), float("inf"), -float("inf")]
+            + ([1.0, 1.5] if key == "rate" else [])
+        )
     elif kind == "bad_name":
-        block, key = rng.choice([("dataset", "name"), ("loss", "name"), ("noise", "kind"),
-                                 ("noise", "variant")])
+        block, key = rng.choice(
+            [("dataset", "name"), ("loss", "name"), ("noise", "kind"), ("noise", "variant")]
+        )
         base[block][key] = rng.choice(["", "xyz", "nce++rce", "MNIST_", "cifar-10", "sym"])
     elif kind == "yaml":
         text = yaml.safe_dump(base)
@@ -251,9 +274,11 @@ def test_fuzz_malformed_configs_fail_cleanly(root, tmp_path, capsys):
 
 # ---------------------------------------------------------------------------- numerical faults
 
+
 @pytest.fixture
 def nan_at_step(monkeypatch):
     """Make the model's training forward return NaN logits at global step `n`."""
+
     def install(n):
         original = experiment.build_model
         calls = {"train": 0}
@@ -267,14 +292,16 @@ def nan_at_step(monkeypatch):
                     if calls["train"] == n + 1:
                         return output * float("nan")
                 return output
+
             model.register_forward_hook(hook)
             return model
+
         monkeypatch.setattr(experiment, "build_model", build)  # what build_experiment calls
+
     return install
 
 
-def test_nan_stops_run_and_keeps_last_good_checkpoint(nan_at_step, config, root, tmp_path,
-                                                      capsys):
+def test_nan_stops_run_and_keeps_last_good_checkpoint(nan_at_step, config, root, tmp_path, capsys):
     out = tmp_path / "run"
     nan_at_step(6 + 3)  # 6 steps per epoch (192 / 32): step 3 of epoch 2
     code = train.main(args_for(config, root, out))
@@ -298,19 +325,39 @@ def test_nan_skip_policy_counts_skipped_steps(nan_at_step, config, root, tmp_pat
 
 # ---------------------------------------------------------------------------- sweeps
 
+
 def sweep(out, root, *extra):
-    cmd = [sys.executable, str(REPO / "scripts/sweep.py"), "--dataset", "mnist", "--kinds", "sym",
-           "--losses", "ce,nce", "--sym-rates", "0.2,0.4", "--seeds", "0", "--epochs", "1",
-           "--data-root", str(root), "--out", str(out), *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=REPO)
+    cmd = [
+        sys.executable,
+        str(REPO / "scripts/sweep.py"),
+        "--dataset",
+        "mnist",
+        "--kinds",
+        "sym",
+        "--losses",
+        "ce,nce",
+        "--sym-rates",
+        "0.2,0.4",
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--data-root",
+        str(root),
+        "--out",
+        str(out),
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO
+    )
 
 
 @pytest.mark.slow
 def test_two_sweeps_never_run_the_same_run_twice_and_failures_are_retried(root, tmp_path):
     out = tmp_path / "sweep"
     # one run is broken: a corrupt checkpoint sits in its directory
-    broken = out / "mnist/sym/0.4/nce@epochs=1/seed0"   # --epochs 1: a variant of the config
+    broken = out / "mnist/sym/0.4/nce@epochs=1/seed0"  # --epochs 1: a variant of the config
     (broken / "checkpoints").mkdir(parents=True)
     (broken / "checkpoints/last.pt").write_bytes(b"not a checkpoint")
     first, second = sweep(out, root), sweep(out, root)

@@ -1,5 +1,6 @@
 """engine/seeds.py: the derived streams of one run are distinct, and their values are frozen
 (saved runs and checkpoints were made with them: a resume must re-derive the same seeds)."""
+
 from engine import seeds
 
 

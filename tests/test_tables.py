@@ -1,5 +1,6 @@
 """The table tool (scripts/tables.py over reports/): aggregation (mean, population std),
 published values, flags, seed counts, the scale actually run, cells split by config."""
+
 import json
 from pathlib import Path
 
@@ -9,18 +10,30 @@ from reports import figures
 from scripts import tables
 
 
-def fake_run(root: Path, kind, rate, loss, seed, last, best=None, epochs=50, config=None,
-             forced=False):
+def fake_run(
+    root: Path, kind, rate, loss, seed, last, best=None, epochs=50, config=None, forced=False
+):
     """A finished run in the layout, with a result.json of an earlier version (no schema: the
     reader upgrades it) and `epochs` rows rising by one point to `last`."""
     run = root / "mnist" / kind / f"{rate:g}" / loss / f"seed{seed}"
     run.mkdir(parents=True)
-    (run / "result.json").write_text(json.dumps({
-        "config": config or {}, "forced_resume": forced,
-        "last": {"epoch": epochs, "test_top1": last}, "best_on_test": {"test_top1": best or last},
-        "noise_estimate": {"injected_rate": rate, "estimated_rate": rate - 0.01,
-                           "rate_abs_error": 0.01, "transition_mean_abs_error": 0.002,
-                           "transition_max_abs_error": 0.05}}))
+    (run / "result.json").write_text(
+        json.dumps(
+            {
+                "config": config or {},
+                "forced_resume": forced,
+                "last": {"epoch": epochs, "test_top1": last},
+                "best_on_test": {"test_top1": best or last},
+                "noise_estimate": {
+                    "injected_rate": rate,
+                    "estimated_rate": rate - 0.01,
+                    "rate_abs_error": 0.01,
+                    "transition_mean_abs_error": 0.002,
+                    "transition_max_abs_error": 0.05,
+                },
+            }
+        )
+    )
     rows = [{"epoch": e + 1, "test_top1": last - (epochs - 1 - e)} for e in range(epochs)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -28,7 +41,7 @@ def fake_run(root: Path, kind, rate, loss, seed, last, best=None, epochs=50, con
 @pytest.fixture
 def runs(tmp_path):
     root = tmp_path / "runs"
-    for seed, value in zip((0, 123, 515), (97.0, 98.0, 99.0)):
+    for seed, value in zip((0, 123, 515), (97.0, 98.0, 99.0), strict=False):
         fake_run(root, "sym", 0.4, "ce", seed, value, best=value + 1)
         fake_run(root, "sym", 0.8, "ce", seed, value - 50)
     fake_run(root, "sym", 0.4, "nce+rce", 0, 98.79)
@@ -37,8 +50,22 @@ def runs(tmp_path):
 
 
 def test_cells_aggregate_flag_and_count(runs, tmp_path):
-    assert tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym",
-                        "--out", str(tmp_path / "out"), "--figures"]) == 0
+    assert (
+        tables.main(
+            [
+                "--runs",
+                str(runs),
+                "--dataset",
+                "mnist",
+                "--kinds",
+                "sym",
+                "--out",
+                str(tmp_path / "out"),
+                "--figures",
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "out/mnist_sym.md").read_text()
     # mean 98, population std sqrt(2/3) = 0.816; published CE at 0.4 is 94.21 ± 0.54 -> flagged
     assert "| ce | 98.00±0.82 [94.21±0.54, +3.79!]" in md
@@ -52,15 +79,35 @@ def test_cells_aggregate_flag_and_count(runs, tmp_path):
     assert (tmp_path / "out/mnist_sym_vs_rate.png").is_file()
     assert (tmp_path / "out/mnist_sym_0.4_ce_nce+rce_test_top1.pdf").is_file()  # drawn losses only
     estimates = (tmp_path / "out/mnist_noise_estimates.md").read_text()
-    assert "| sym | 0.4 | ce | 123 | in-sample | 0.4000 | 0.3900 | 0.0100 | 0.0020 | 0.050 |" in estimates
+    assert (
+        "| sym | 0.4 | ce | 123 | in-sample | 0.4000 | 0.3900 | 0.0100 | 0.0020 | 0.050 |"
+        in estimates
+    )
 
 
 def test_losses_option_tabulates_and_draws_only_those_losses(runs, tmp_path):
     fake_run(runs, "sym", 0.8, "ldr-kl", 0, 70.0)
     fake_run(runs, "sym", 0.8, "jal-ce", 0, 72.0)
-    assert tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym", "--seeds",
-                        "1", "--out", str(tmp_path / "out"), "--figures",
-                        "--losses", "nce+rce,ldr-kl,jal-ce"]) == 0
+    assert (
+        tables.main(
+            [
+                "--runs",
+                str(runs),
+                "--dataset",
+                "mnist",
+                "--kinds",
+                "sym",
+                "--seeds",
+                "1",
+                "--out",
+                str(tmp_path / "out"),
+                "--figures",
+                "--losses",
+                "nce+rce,ldr-kl,jal-ce",
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "out/mnist_sym.md").read_text()
     assert "| ldr-kl |" in md and "| jal-ce |" in md and "| nce+rce |" in md
     assert "| ce |" not in md
@@ -69,8 +116,22 @@ def test_losses_option_tabulates_and_draws_only_those_losses(runs, tmp_path):
 
 
 def test_sample_std_and_best_on_test_protocol(runs, tmp_path):
-    tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym", "--ddof", "1",
-                 "--protocol", "best_test", "--out", str(tmp_path / "o")])
+    tables.main(
+        [
+            "--runs",
+            str(runs),
+            "--dataset",
+            "mnist",
+            "--kinds",
+            "sym",
+            "--ddof",
+            "1",
+            "--protocol",
+            "best_test",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     md = (tmp_path / "o/mnist_sym_best_test.md").read_text()
     assert "SELECTED ON THE TEST SET" in md
     assert "| ce | 99.00±1.00 " in md  # best = last + 1; sample std of (98, 99, 100) = 1
@@ -79,7 +140,7 @@ def test_sample_std_and_best_on_test_protocol(runs, tmp_path):
 def test_reduced_scale_cells_show_their_scale_and_are_not_flagged(tmp_path):
     root = tmp_path / "runs"
     small = {"train.epochs": 1, "dataset.train_subset": 2000}
-    for seed, value in zip((0, 123, 515), (97.0, 98.0, 99.0)):
+    for seed, value in zip((0, 123, 515), (97.0, 98.0, 99.0), strict=False):
         fake_run(root, "sym", 0.4, "ce", seed, value, config=small, epochs=1)
     # configs/mnist/sym/nce+rce.yaml trains 50 epochs: 50 of them on all samples is full scale
     fake_run(root, "sym", 0.4, "nce+rce", 0, 60.0, config={"train.epochs": 50})
@@ -88,17 +149,21 @@ def test_reduced_scale_cells_show_their_scale_and_are_not_flagged(tmp_path):
     assert "| ce | 98.00±0.82 {1/50 ep, 2000 train} [94.21±0.54, +3.79 reduced scale] |" in md
     assert "60.00 (n=1) [98.79±0.12, -38.79!]" in md  # full scale: still a miss
     rows = (root / "tables/mnist_sym.csv").read_text().splitlines()
-    assert "ce,0.4,3,98.0000,0.8165,94.21,0.54,3.7900,False,True,\"1/50 ep, 2000 train\",0" in rows
+    assert 'ce,0.4,3,98.0000,0.8165,94.21,0.54,3.7900,False,True,"1/50 ep, 2000 train",0' in rows
 
 
 def test_forced_resumes_are_marked(tmp_path):
     root = tmp_path / "runs"
     fake_run(root, "sym", 0.4, "ce", 0, 94.0, forced=True)
     fake_run(root, "sym", 0.4, "ce", 1, 94.4)
-    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym",
-                        "--seeds", "2"]) == 0
-    assert "| ce | 94.20±0.20 (forced 1) [94.21±0.54, -0.01] |" in (
-        root / "tables/mnist_sym.md").read_text()
+    assert (
+        tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym", "--seeds", "2"])
+        == 0
+    )
+    assert (
+        "| ce | 94.20±0.20 (forced 1) [94.21±0.54, -0.01] |"
+        in (root / "tables/mnist_sym.md").read_text()
+    )
 
 
 def test_files_it_did_not_write_are_not_overwritten(runs, tmp_path, capsys):
@@ -132,9 +197,26 @@ def test_one_epoch_curves_are_drawn_with_markers(tmp_path, monkeypatch):
     def keep(fig, out, stem, *labels):
         drawn[stem] = [line.get_marker() for line in fig.axes[0].get_lines()]
         return []
+
     monkeypatch.setattr(figures, "save_figure", keep)
-    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym", "--figures",
-                        "--curve-metrics", "test_top1", "--seeds", "1"]) == 0
+    assert (
+        tables.main(
+            [
+                "--runs",
+                str(root),
+                "--dataset",
+                "mnist",
+                "--kinds",
+                "sym",
+                "--figures",
+                "--curve-metrics",
+                "test_top1",
+                "--seeds",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert drawn["mnist_sym_0.4_ce_nce_test_top1"] == ["o", "o"]
     # the last group has runs of NCE+RCE only: one curve, no figure (and no name listing
     # CE-eps+MAE etc.); the big APL group draws CE and NCE+RCE
@@ -148,12 +230,26 @@ def test_a_run_is_read_from_its_own_record_and_the_sweep_names_it_alike(tmp_path
     from engine.experiment import load_config, run_coordinates
     from engine.record import result_document, run_path
     from scripts import sweep
+
     path = Path(__file__).resolve().parents[1] / "configs/mnist/sym/nce+rce.yaml"
     config = load_config(path, overrides={"noise.rate": 0.4, "train.seed": 123})
     runs = tmp_path / "runs"
-    args = sweep.build_parser().parse_args(["--dataset", "mnist", "--kinds", "sym", "--sym-rates",
-                                            "0.4", "--losses", "nce+rce", "--seeds", "123",
-                                            "--out", str(runs)])
+    args = sweep.build_parser().parse_args(
+        [
+            "--dataset",
+            "mnist",
+            "--kinds",
+            "sym",
+            "--sym-rates",
+            "0.4",
+            "--losses",
+            "nce+rce",
+            "--seeds",
+            "123",
+            "--out",
+            str(runs),
+        ]
+    )
     [planned] = sweep.build_runs(args)
     where = run_coordinates(config, path)
     assert planned.out == run_path(runs, where) == runs / "mnist/sym/0.4/nce+rce/seed123"
@@ -162,9 +258,21 @@ def test_a_run_is_read_from_its_own_record_and_the_sweep_names_it_alike(tmp_path
     folder.mkdir(parents=True)
     rows = [{"epoch": 1, "test_top1": 91.0}]
     (folder / "metrics.jsonl").write_text(json.dumps(rows[0]) + "\n")
-    (folder / "result.json").write_text(json.dumps(result_document(
-        code="this project", status="finished", where=where, history=rows, schedule_epochs=1,
-        cfg=config, noise={}, wall_seconds=1.0, provenance={})))
+    (folder / "result.json").write_text(
+        json.dumps(
+            result_document(
+                code="this project",
+                status="finished",
+                where=where,
+                history=rows,
+                schedule_epochs=1,
+                cfg=config,
+                noise={},
+                wall_seconds=1.0,
+                provenance={},
+            )
+        )
+    )
     [record] = tables.walk_runs(runs, "mnist")
     assert record.folder == folder
     assert tuple(record.where) == ("mnist", "sym", "0.4", "nce+rce", "123")
@@ -173,21 +281,40 @@ def test_a_run_is_read_from_its_own_record_and_the_sweep_names_it_alike(tmp_path
 def test_curve_summary_lists_each_run_with_its_peak_and_unfinished_runs(runs, tmp_path):
     running = runs / "mnist" / "sym" / "0.8" / "nce" / "seed0"
     running.mkdir(parents=True)  # no result.json: still training
-    rows = [{"epoch": 1, "test_top1": 50.0, "mem_flipped_fit_noisy": 1.0},
-            {"epoch": 2, "test_top1": 80.0, "mem_flipped_fit_noisy": 5.0},
-            {"epoch": 3, "test_top1": 80.0, "mem_flipped_fit_noisy": 9.0},
-            {"epoch": 4, "test_top1": 70.0, "mem_flipped_fit_noisy": 12.34}]
+    rows = [
+        {"epoch": 1, "test_top1": 50.0, "mem_flipped_fit_noisy": 1.0},
+        {"epoch": 2, "test_top1": 80.0, "mem_flipped_fit_noisy": 5.0},
+        {"epoch": 3, "test_top1": 80.0, "mem_flipped_fit_noisy": 9.0},
+        {"epoch": 4, "test_top1": 70.0, "mem_flipped_fit_noisy": 12.34},
+    ]
     (running / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert tables.main(["--runs", str(runs), "--dataset", "mnist", "--kinds", "sym",
-                        "--out", str(tmp_path / "out"), "--losses", "ce,nce"]) == 0
+    assert (
+        tables.main(
+            [
+                "--runs",
+                str(runs),
+                "--dataset",
+                "mnist",
+                "--kinds",
+                "sym",
+                "--out",
+                str(tmp_path / "out"),
+                "--losses",
+                "ce,nce",
+            ]
+        )
+        == 0
+    )
     lines = (tmp_path / "out/mnist_curves.md").read_text().splitlines()
     # the peak is the first epoch that reaches it; the fit share is the last epoch's
     assert "| sym | 0.8 | nce | 0 | 4 (unfinished) | 70.00 | 80.00 (2) | 12.3 % |" in lines
     # finished runs (fake_run: 50 rising epochs, no memorisation column), seeds in numeric order
     ce = [line for line in lines if line.startswith("| sym | 0.4 | ce |")]
-    assert ce == ["| sym | 0.4 | ce | 0 | 50 | 97.00 | 97.00 (50) | - |",
-                  "| sym | 0.4 | ce | 123 | 50 | 98.00 | 98.00 (50) | - |",
-                  "| sym | 0.4 | ce | 515 | 50 | 99.00 | 99.00 (50) | - |"]
+    assert ce == [
+        "| sym | 0.4 | ce | 0 | 50 | 97.00 | 97.00 (50) | - |",
+        "| sym | 0.4 | ce | 123 | 50 | 98.00 | 98.00 (50) | - |",
+        "| sym | 0.4 | ce | 515 | 50 | 99.00 | 99.00 (50) | - |",
+    ]
     assert not any("nce+rce" in line for line in lines)  # --losses
 
 
@@ -202,12 +329,30 @@ def test_figures_of_reduced_scale_runs_say_so_in_their_titles(tmp_path, monkeypa
     def keep(fig, out, stem, xlabel, ylabel, title):
         titles[stem] = title
         return []
+
     monkeypatch.setattr(figures, "save_figure", keep)
-    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym",
-                        "--seeds", "1", "--figures", "--curve-metrics", "test_top1"]) == 0
+    assert (
+        tables.main(
+            [
+                "--runs",
+                str(root),
+                "--dataset",
+                "mnist",
+                "--kinds",
+                "sym",
+                "--seeds",
+                "1",
+                "--figures",
+                "--curve-metrics",
+                "test_top1",
+            ]
+        )
+        == 0
+    )
     assert titles["mnist_sym_vs_rate"] == "mnist sym (reduced scale: 6/50 ep, 2000 train)"
     assert titles["mnist_sym_0.4_ce_nce_test_top1"] == (
-        "mnist sym 0.4 (reduced scale: 6/50 ep, 2000 train)")
+        "mnist sym 0.4 (reduced scale: 6/50 ep, 2000 train)"
+    )
     assert titles["mnist_sym_0.8_ce_nce_test_top1"] == "mnist sym 0.8"
 
 
@@ -231,21 +376,34 @@ def test_a_run_stopped_early_is_reduced_scale_by_the_epochs_it_ran(tmp_path):
     root = tmp_path / "runs"
     fake_run(root, "sym", 0.8, "nce", 0, 71.0, epochs=1, config={"train.epochs": 50})
     assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym"]) == 0
-    assert "| nce | 71.00 (n=1) {1/50 ep} [11.35±0.00, +59.65 reduced scale] |" in (
-        root / "tables/mnist_sym.md").read_text()
+    assert (
+        "| nce | 71.00 (n=1) {1/50 ep} [11.35±0.00, +59.65 reduced scale] |"
+        in (root / "tables/mnist_sym.md").read_text()
+    )
 
 
 def test_a_table_shows_one_recipe_and_says_so(tmp_path, capsys):
     root = tmp_path / "runs"
     fake_run(root, "sym", 0.4, "nce", 0, 96.0)
-    fake_run(root, "sym", 0.4, "nce@release", 0, 11.35,
-             config={"recipe": "release", "optim.weight_decay": 0.01, "optim.nesterov": True})
+    fake_run(
+        root,
+        "sym",
+        0.4,
+        "nce@release",
+        0,
+        11.35,
+        config={"recipe": "release", "optim.weight_decay": 0.01, "optim.nesterov": True},
+    )
     assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym"]) == 0
     assert "1 run(s) of recipe 'release' left out (--recipe release)" in capsys.readouterr().err
     paper = (root / "tables/mnist_sym.md").read_text()
     assert "recipe paper" in paper and "| nce | 96.00" in paper and "11.35 (n=1)" not in paper
-    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym",
-                        "--recipe", "release"]) == 0
+    assert (
+        tables.main(
+            ["--runs", str(root), "--dataset", "mnist", "--kinds", "sym", "--recipe", "release"]
+        )
+        == 0
+    )
     release = (root / "tables/mnist_sym_release.md").read_text()
     assert "recipe release" in release and "| nce | 11.35 (n=1) [11.35±0.00, +0.00] |" in release
 
@@ -261,12 +419,16 @@ def test_a_grid_key_pivots_into_columns(tmp_path):
     assert "| nce+rce | 91.00±1.00 (n=2) | 98.00 (n=1) |" in md
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda out: out.write_text("x"), "is a file, not a folder"),
-    (lambda out: (out.mkdir(), out.chmod(0o500)), "cannot write in --out"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda out: out.write_text("x"), "is a file, not a folder"),
+        (lambda out: (out.mkdir(), out.chmod(0o500)), "cannot write in --out"),
+    ],
+)
 def test_an_unusable_out_is_one_line(runs, tmp_path, capsys, make, match):
     import os
+
     out = tmp_path / "out"
     make(out)
     if os.geteuid() == 0 and out.is_dir():

@@ -1,18 +1,19 @@
 """End to end on tiny files in the real layouts: train -> checkpoint -> resume -> evaluate,
 bit-exact resume after a real signal, output-directory protection, and a real-MNIST run."""
+
 import json
 import signal
 from pathlib import Path
 
+import fake_data
 import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import run_interrupted, write_config
 
 import engine.training
 import evaluate
-import fake_data
-from helpers import run_interrupted, write_config
 import train
 
 pytestmark = pytest.mark.e2e  # every test here trains through train.py
@@ -32,8 +33,9 @@ def mnist_config(tmp_path_factory):
 
 
 def run_train(config, root, out, *extra):
-    return train.main(["--config", str(config), "--data-root", str(root), "--out", str(out),
-                       *extra])
+    return train.main(
+        ["--config", str(config), "--data-root", str(root), "--out", str(out), *extra]
+    )
 
 
 def model_state(out):
@@ -56,14 +58,29 @@ def finished_run(mnist_config, mnist_root, tmp_path_factory):
 
 def test_run_writes_every_output(finished_run):
     out = finished_run
-    for name in ("config.yaml", "noise.json", "noisy_labels.npy", "metrics.jsonl",
-                 "summary.csv", "result.json", "checkpoints/last.pt"):
+    for name in (
+        "config.yaml",
+        "noise.json",
+        "noisy_labels.npy",
+        "metrics.jsonl",
+        "summary.csv",
+        "result.json",
+        "checkpoints/last.pt",
+    ):
         assert (out / name).is_file(), name
     assert list((out / "tb").glob("events.out.tfevents.*"))
     rows = metric_rows(out)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    for key in ("lr", "train_loss", "train_loss_nce", "train_loss_rce", "train_acc_noisy",
-                "train_acc_clean", "test_top1", "test_top5"):
+    for key in (
+        "lr",
+        "train_loss",
+        "train_loss_nce",
+        "train_loss_rce",
+        "train_acc_noisy",
+        "train_acc_clean",
+        "test_top1",
+        "test_top5",
+    ):
         assert all(np.isfinite(r[key]) for r in rows), key
     # the combination's weighted terms add up to the total
     for r in rows:
@@ -80,20 +97,31 @@ def test_run_writes_every_output(finished_run):
     summary = json.loads((out / "noise.json").read_text())
     assert summary["realised_rate"] == pytest.approx(100 / 256)
     from noise import labels_hash
+
     assert summary["labels_sha256"] == labels_hash(noisy)
 
 
 def test_resolved_config_reloads_to_the_same_config(finished_run):
     from engine.config import flatten
     from engine.experiment import load_config
+
     saved = yaml.safe_load((finished_run / "config.yaml").read_text())
     reloaded = load_config(finished_run / "config.yaml")
     assert reloaded == flatten(saved)
 
 
 def test_evaluate_matches_last_epoch(finished_run, mnist_root, capsys):
-    assert evaluate.main(["--checkpoint", str(finished_run / "checkpoints/last.pt"),
-                          "--data-root", str(mnist_root)]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(finished_run / "checkpoints/last.pt"),
+                "--data-root",
+                str(mnist_root),
+            ]
+        )
+        == 0
+    )
     result = json.loads((finished_run / "eval.json").read_text())
     assert result["test_top1"] == metric_rows(finished_run)[-1]["test_top1"]
     assert result["test_top5"] == metric_rows(finished_run)[-1]["test_top5"]
@@ -104,10 +132,18 @@ def test_reference_pipeline_trains_in_one_process(mnist_config, mnist_root, tmp_
     nothing); its test images are the fast path's up to float rounding, so evaluate.py (fast
     path) on its checkpoint gives its last-epoch numbers."""
     out = tmp_path / "reference"
-    assert run_train(mnist_config, mnist_root, out, "--epochs", "1",
-                     "--set", "dataset.pipeline=reference") == 0
-    assert evaluate.main(["--checkpoint", str(out / "checkpoints/last.pt"),
-                          "--data-root", str(mnist_root)]) == 0
+    assert (
+        run_train(
+            mnist_config, mnist_root, out, "--epochs", "1", "--set", "dataset.pipeline=reference"
+        )
+        == 0
+    )
+    assert (
+        evaluate.main(
+            ["--checkpoint", str(out / "checkpoints/last.pt"), "--data-root", str(mnist_root)]
+        )
+        == 0
+    )
     result = json.loads((out / "eval.json").read_text())
     row = metric_rows(out)[-1]
     assert result["test_top1"] == row["test_top1"]
@@ -130,10 +166,12 @@ def test_sigterm_then_resume_is_bit_exact(finished_run, mnist_config, mnist_root
     assert metric_rows(out) == metric_rows(finished_run)
 
 
-def test_signal_handlers_are_restored_after_training(mnist_config, mnist_root, tmp_path,
-                                                     monkeypatch):
+def test_signal_handlers_are_restored_after_training(
+    mnist_config, mnist_root, tmp_path, monkeypatch
+):
     """StopRequest's handlers live only as long as the run: after train.main returns, or raises,
     the caller's handlers are back (else Ctrl-C in a notebook would be swallowed once)."""
+
     def mine(signum, frame):
         pass
 
@@ -168,7 +206,8 @@ def test_existing_run_is_protected(finished_run, mnist_config, mnist_root, capsy
 
 
 def test_another_epochs_into_a_finished_run_names_the_difference_first(
-        finished_run, mnist_config, mnist_root, capsys):
+    finished_run, mnist_config, mnist_root, capsys
+):
     """Issue 25: the first hint used to be "pass --resume", which led to a second refusal."""
     epochs = json.loads((finished_run / "result.json").read_text())["config"]["train.epochs"]
     assert run_train(mnist_config, mnist_root, finished_run, "--epochs", str(epochs + 1)) == 2
@@ -189,18 +228,28 @@ def test_resume_with_changed_config_is_refused(mnist_config, mnist_root, tmp_pat
     assert code == 2 and "noise.rate: 0.4 -> 0.2" in err and "noisy training labels differ" in err
 
 
-@pytest.mark.parametrize("dataset,writer,model", [
-    ("cifar10", fake_data.write_fake_cifar10, "cnn8"),
-    ("cifar100", fake_data.write_fake_cifar100, "resnet18"),
-])
+@pytest.mark.parametrize(
+    "dataset,writer,model",
+    [
+        ("cifar10", fake_data.write_fake_cifar10, "cnn8"),
+        ("cifar100", fake_data.write_fake_cifar100, "resnet18"),
+    ],
+)
 def test_cifar_layouts_train_and_evaluate(dataset, writer, model, tmp_path):
     root = writer(tmp_path / "data", n_train=64, n_test=32)
-    cfg = write_config(tmp_path / "c.yaml", dataset, {"name": "nce+mae", "alpha": 10, "beta": 1},
-                       model={"name": model}, train={"epochs": 1})
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        dataset,
+        {"name": "nce+mae", "alpha": 10, "beta": 1},
+        model={"name": model},
+        train={"epochs": 1},
+    )
     out = tmp_path / "run"
     assert run_train(cfg, root, out) == 0
-    assert evaluate.main(["--checkpoint", str(out / "checkpoints/last.pt"),
-                          "--data-root", str(root)]) == 0
+    assert (
+        evaluate.main(["--checkpoint", str(out / "checkpoints/last.pt"), "--data-root", str(root)])
+        == 0
+    )
 
 
 def test_evaluate_rejects_checkpoint_from_another_dataset(finished_run, tmp_path, capsys):
@@ -208,32 +257,75 @@ def test_evaluate_rejects_checkpoint_from_another_dataset(finished_run, tmp_path
     ckpt = torch.load(finished_run / "checkpoints/last.pt", weights_only=True)
     ckpt["config"] = dict(ckpt["config"], **{"dataset.name": "cifar10"})
     torch.save(ckpt, tmp_path / "wrong.pt")
-    code = evaluate.main(["--checkpoint", str(tmp_path / "wrong.pt"), "--data-root", str(cifar),
-                          "--output", str(tmp_path / "e.json")])
+    code = evaluate.main(
+        [
+            "--checkpoint",
+            str(tmp_path / "wrong.pt"),
+            "--data-root",
+            str(cifar),
+            "--output",
+            str(tmp_path / "e.json"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "does not fit" in err and len(err.strip().splitlines()) == 1
 
 
 def test_evaluate_says_when_a_checkpoint_is_mid_epoch_and_keeps_foreign_files(
-        finished_run, mnist_root, tmp_path, capsys):
+    finished_run, mnist_root, tmp_path, capsys
+):
     """Issue 25: a checkpoint a signal wrote mid-epoch is not an end-of-epoch model, and the
     default output beside the run never replaces a file evaluate.py did not write."""
     ckpt = torch.load(finished_run / "checkpoints/last.pt", weights_only=True)
     torch.save(dict(ckpt, step=5), tmp_path / "mid.pt")
-    assert evaluate.main(["--checkpoint", str(tmp_path / "mid.pt"), "--data-root",
-                          str(mnist_root), "--output", str(tmp_path / "mid.json")]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(tmp_path / "mid.pt"),
+                "--data-root",
+                str(mnist_root),
+                "--output",
+                str(tmp_path / "mid.json"),
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "mid.json").read_text())
     assert result["step"] == 5 and result["position"].startswith(
-        f"MID-EPOCH: epoch {ckpt['epoch'] + 1}, after step 5")
+        f"MID-EPOCH: epoch {ckpt['epoch'] + 1}, after step 5"
+    )
     notes = tmp_path / "notes.json"
     notes.write_text('{"mine": 1}')
-    assert evaluate.main(["--checkpoint", str(tmp_path / "mid.pt"), "--data-root",
-                          str(mnist_root), "--output", str(notes)]) == 2
+    assert (
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(tmp_path / "mid.pt"),
+                "--data-root",
+                str(mnist_root),
+                "--output",
+                str(notes),
+            ]
+        )
+        == 2
+    )
     assert "is not an evaluation written by evaluate.py" in capsys.readouterr().err
     assert notes.read_text() == '{"mine": 1}'
     # its own earlier evaluation it replaces
-    assert evaluate.main(["--checkpoint", str(tmp_path / "mid.pt"), "--data-root",
-                          str(mnist_root), "--output", str(tmp_path / "mid.json")]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(tmp_path / "mid.pt"),
+                "--data-root",
+                str(mnist_root),
+                "--output",
+                str(tmp_path / "mid.json"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_evaluate_rejects_truncated_checkpoint(finished_run, tmp_path, capsys):
@@ -249,10 +341,24 @@ def test_real_mnist_one_epoch_on_10k(real_data_root, tmp_path):
     """Measured on this CPU: CE, clean labels, 1 epoch on the 10k subset, seeds 0/1/2 gave
     96.07 / 96.08 / 95.85 % test top-1. Threshold 94 % leaves two points of margin."""
     out = tmp_path / "mnist"
-    code = train.main(["--config", str(REPO / "configs/mnist/sym/ce.yaml"), "--noise-rate", "0",
-                       "--data-root", str(real_data_root), "--epochs", "1",
-                       "--train-subset", "10000", "--out", str(out), "--set",
-                       "train.progress=false"])
+    code = train.main(
+        [
+            "--config",
+            str(REPO / "configs/mnist/sym/ce.yaml"),
+            "--noise-rate",
+            "0",
+            "--data-root",
+            str(real_data_root),
+            "--epochs",
+            "1",
+            "--train-subset",
+            "10000",
+            "--out",
+            str(out),
+            "--set",
+            "train.progress=false",
+        ]
+    )
     assert code == 0
     result = json.loads((out / "result.json").read_text())
     assert result["last"]["test_top1"] > 94.0

@@ -1,6 +1,7 @@
 """The parts train.py is made of, each against an independent expectation: the loss API every
 caller relies on, the labels-derived loss parameters, the noise kinds' extra inputs, the
 first-non-finite record, the stop agreement and the result builder."""
+
 import signal
 
 import numpy as np
@@ -9,8 +10,7 @@ import torch
 
 from engine.distributed import Dist
 from engine.errors import NumericalFault
-from engine.experiment import build_criteria
-from engine.experiment import load_config
+from engine.experiment import build_criteria, load_config
 from engine.record import RunCoordinates, validate_result
 from engine.result import build_result
 from engine.stop import StopRequest
@@ -47,7 +47,9 @@ def test_nlnl_derives_its_class_counts_from_the_training_labels():
 
 
 def test_a_configured_class_count_wins_over_the_derived_one():
-    cfg = load_config("configs/mnist/sym/nlnl.yaml", sets=["loss.class_counts=[1,1,1,1,1,1,1,1,1,2]"])
+    cfg = load_config(
+        "configs/mnist/sym/nlnl.yaml", sets=["loss.class_counts=[1,1,1,1,1,1,1,1,1,2]"]
+    )
     labels = np.zeros(50, dtype=np.int64)  # derived counts would be [50, 1, ...]
     criterion = build_criteria(cfg, 10, labels, "cpu")[1]
     assert criterion.class_counts == [1] * 9 + [2]
@@ -56,8 +58,13 @@ def test_a_configured_class_count_wins_over_the_derived_one():
 
 
 def test_human_noise_inputs_default_to_the_prepared_label_file(tmp_path):
-    settings = {"dataset": "cifar10", "root": str(tmp_path), "label_file": None,
-                "label_set": "worse", "norm_std": 0.1}
+    settings = {
+        "dataset": "cifar10",
+        "root": str(tmp_path),
+        "label_file": None,
+        "label_set": "worse",
+        "norm_std": 0.1,
+    }
     extra = kind_inputs("human", settings, None, np.array([3, 5]))
     assert extra["label_file"] == str(tmp_path / "cifar-n" / "CIFAR-10_human.pt")
     assert extra["label_set"] == "worse" and list(extra["sample_indices"]) == [3, 5]
@@ -95,29 +102,57 @@ def test_one_process_stops_at_the_first_step_after_a_signal():
 
 
 def history_rows():
-    return [{"epoch": 1, "test_top1": 50.0, "test_top5": 90.0, "val_noisy_top1": 30.0,
-             "skipped_steps": 1},
-            {"epoch": 2, "test_top1": 70.0, "test_top5": 95.0, "val_noisy_top1": 20.0,
-             "skipped_steps": 0},
-            {"epoch": 3, "test_top1": 60.0, "test_top5": 96.0, "val_noisy_top1": 25.0,
-             "skipped_steps": 2}]
+    return [
+        {
+            "epoch": 1,
+            "test_top1": 50.0,
+            "test_top5": 90.0,
+            "val_noisy_top1": 30.0,
+            "skipped_steps": 1,
+        },
+        {
+            "epoch": 2,
+            "test_top1": 70.0,
+            "test_top5": 95.0,
+            "val_noisy_top1": 20.0,
+            "skipped_steps": 0,
+        },
+        {
+            "epoch": 3,
+            "test_top1": 60.0,
+            "test_top5": 96.0,
+            "val_noisy_top1": 25.0,
+            "skipped_steps": 2,
+        },
+    ]
 
 
 def test_the_result_reports_each_protocol_from_the_rows():
     resumes = [{"epoch": 1, "step": 0, "changes": ["train.threads: 1 -> 2"], "forced": False}]
     where = RunCoordinates("mnist", "sym", "0.4", "ce", "0")
-    result = build_result(history_rows(), ["test"], 100, None, resumes,
-                          {"labels_sha256": "ab", "transition": [[1]]}, "cpu", 1, 12.5,
-                          {"train.epochs": 3}, where)
+    result = build_result(
+        history_rows(),
+        ["test"],
+        100,
+        None,
+        resumes,
+        {"labels_sha256": "ab", "transition": [[1]]},
+        "cpu",
+        1,
+        12.5,
+        {"train.epochs": 3},
+        where,
+    )
     assert validate_result(result) == []
     assert result["run"] == where._asdict() and result["recipe"] == "paper"
     assert (result["epochs_run"], result["schedule_epochs"]) == (3, 3)
     assert result["last"] == {"epoch": 3, "test_top1": 60.0, "test_top5": 96.0}
     assert result["best_on_test"]["epoch"] == 2
-    assert result["best_on_noisy_val"]["epoch"] == 1          # selected on val, not on test
+    assert result["best_on_noisy_val"]["epoch"] == 1  # selected on val, not on test
     assert result["best_on_noisy_val"]["test_top1"] == 50.0
     assert result["skipped_steps"] == 3 and result["forced_resume"] is False
-    assert result["noise"] == {"labels_sha256": "ab"}         # the transition stays in noise.json
-    no_val = build_result(history_rows(), ["test"], None, None, [], {}, "cpu", 1, 1.0,
-                          {"train.epochs": 50}, where)
+    assert result["noise"] == {"labels_sha256": "ab"}  # the transition stays in noise.json
+    no_val = build_result(
+        history_rows(), ["test"], None, None, [], {}, "cpu", 1, 1.0, {"train.epochs": 50}, where
+    )
     assert no_val["best_on_noisy_val"] is None

@@ -1,5 +1,6 @@
 """mini-WebVision file lists, ILSVRC12 val layouts, transforms, Dataset and the prepare script,
 on tiny trees written in the real layouts (8x8 JPEGs; the whole file runs in seconds)."""
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,8 @@ import scipy.io
 import torch
 from PIL import Image
 
-from datasets.base import DatasetError
 from datasets import webvision as wv
+from datasets.base import DatasetError
 from scripts import prepare_webvision
 
 # synsets.txt order (= WebVision labels) deliberately not sorted; label 3 is outside num_classes=3
@@ -34,7 +35,8 @@ def make_webvision(root: Path) -> Path:
     """R/info/{synsets,train_filelist_google,val_filelist}.txt + the images they list."""
     (root / "info").mkdir(parents=True)
     (root / "info/synsets.txt").write_text(
-        "".join(f"{w} class {w[-1]}, a description\n" for w in WNIDS))
+        "".join(f"{w} class {w[-1]}, a description\n" for w in WNIDS)
+    )
     train, val, n = [], [], 0
     for label in range(len(WNIDS)):
         for j in range(TRAIN_PER_CLASS):
@@ -56,8 +58,7 @@ def make_webvision(root: Path) -> Path:
 def _imagenet_images():
     """[(val image number, wnid)]: IMAGENET_PER_CLASS images of each class, classes interleaved."""
     classes = sorted(WNIDS + [EXTRA_WNID])
-    return [(k + 1, classes[k % len(classes)])
-            for k in range(IMAGENET_PER_CLASS * len(classes))]
+    return [(k + 1, classes[k % len(classes)]) for k in range(IMAGENET_PER_CLASS * len(classes))]
 
 
 def _val_name(k: int) -> str:
@@ -85,7 +86,8 @@ def make_imagenet(root: Path, layout: str) -> Path:
         synsets[-1, 0] = (len(classes) + 1, "n09999999", "an inner node", 3)
         scipy.io.savemat(str(data / "meta.mat"), {"synsets": synsets})
         (data / "ILSVRC2012_validation_ground_truth.txt").write_text(
-            "".join(f"{classes.index(w) + 1}\n" for _, w in images))
+            "".join(f"{classes.index(w) + 1}\n" for _, w in images)
+        )
     elif layout.startswith("c"):
         with open(root / wv.KAGGLE_CSV, "w", newline="") as f:
             out = csv.writer(f)
@@ -105,6 +107,7 @@ def webvision_root(tmp_path):
 
 
 # ------------------------------------------------------------------------- WebVision lists
+
 
 def test_read_webvision_filters_and_resolves(webvision_root):
     lists = wv.read_webvision(webvision_root, num_classes=K)
@@ -157,6 +160,7 @@ def test_missing_info_and_too_few_synsets(webvision_root):
 
 # ------------------------------------------------------------------------ ILSVRC12 val
 
+
 @pytest.mark.parametrize("layout", ["a", "b", "c", "c_kaggle_dir"])
 def test_imagenet_layouts_map_by_wnid(tmp_path, layout):
     root = make_imagenet(tmp_path / "imagenet", layout)
@@ -196,6 +200,7 @@ def test_check_class_order_builtin_reference():
 
 # ---------------------------------------------------------------- Dataset, transforms, loader
 
+
 def test_file_list_dataset(webvision_root):
     lists = wv.read_webvision(webvision_root, K)
     for transform in (wv.train_transform(), wv.eval_transform()):
@@ -207,7 +212,6 @@ def test_file_list_dataset(webvision_root):
     assert ds.labels.tolist() == [label for _, label in lists.train]
 
 
-
 def test_corrupt_image_names_the_file(tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"this is not a jpeg")
@@ -215,8 +219,9 @@ def test_corrupt_image_names_the_file(tmp_path):
     write_jpeg(good, 0)
     truncated = tmp_path / "truncated.jpg"
     truncated.write_bytes(good.read_bytes()[:200])
-    ds = wv.FileListDataset([(good, 0), (bad, 1), (truncated, 0), (tmp_path / "gone.jpg", 0)],
-                            wv.eval_transform())
+    ds = wv.FileListDataset(
+        [(good, 0), (bad, 1), (truncated, 0), (tmp_path / "gone.jpg", 0)], wv.eval_transform()
+    )
     assert ds[0][0].shape == (3, 224, 224)
     for i, name in ((1, "bad.jpg"), (2, "truncated.jpg"), (3, "gone.jpg")):
         with pytest.raises(DatasetError, match=name):
@@ -225,6 +230,7 @@ def test_corrupt_image_names_the_file(tmp_path):
 
 # ------------------------------------------------------------------------ prepare script
 
+
 def _lines(path: Path):
     return path.read_text().splitlines()
 
@@ -232,8 +238,19 @@ def _lines(path: Path):
 def test_prepare_end_to_end(tmp_path, webvision_root, capsys):
     imagenet = make_imagenet(tmp_path / "imagenet", "b")
     out = tmp_path / "lists"
-    rc = prepare_webvision.main(["--webvision", str(webvision_root), "--imagenet", str(imagenet),
-                                 "--out", str(out), "--num-classes", str(K), "--check-images"])
+    rc = prepare_webvision.main(
+        [
+            "--webvision",
+            str(webvision_root),
+            "--imagenet",
+            str(imagenet),
+            "--out",
+            str(out),
+            "--num-classes",
+            str(K),
+            "--check-images",
+        ]
+    )
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     assert len(_lines(out / "webvision_mini_train.txt")) == K * TRAIN_PER_CLASS
@@ -292,37 +309,63 @@ def make_mini_tree(root: Path, train_per_class=2) -> tuple[Path, Path]:
 
 def _run_train(tmp_path, out, *sets):
     import train
-    return train.main(["--config", str(Path(__file__).resolve().parents[1] /
-                                       "configs/webvision_mini/nce+rce.yaml"),
-                       "--data-root", str(tmp_path), "--out", str(out), "--epochs", "2",
-                       "--set", "dataset.image_size=32", "train.batch_size=25",
-                       "train.eval_batch_size=16", "train.device=cpu", "train.progress=false",
-                       *sets])
+
+    return train.main(
+        [
+            "--config",
+            str(Path(__file__).resolve().parents[1] / "configs/webvision_mini/nce+rce.yaml"),
+            "--data-root",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--set",
+            "dataset.image_size=32",
+            "train.batch_size=25",
+            "train.eval_batch_size=16",
+            "train.device=cpu",
+            "train.progress=false",
+            *sets,
+        ]
+    )
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("decode,workers", [("cpu", 2), ("device", 1)])
 def test_train_py_on_mini_webvision(tmp_path, decode, workers):
     import json
+
     make_mini_tree(tmp_path)
     out = tmp_path / "run"
-    assert _run_train(tmp_path, out, f"dataset.decode={decode}",
-                      f"dataset.workers={workers}") == 0
+    assert _run_train(tmp_path, out, f"dataset.decode={decode}", f"dataset.workers={workers}") == 0
     result = json.loads((out / "result.json").read_text())
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2
     last = result["last"]
-    for name in ("test", "webvision_val"):   # ILSVRC12 val (the paper's) and WebVision val
+    for name in ("test", "webvision_val"):  # ILSVRC12 val (the paper's) and WebVision val
         for row in rows + [last]:
             top1, top5 = row[f"{name}_top1"], row[f"{name}_top5"]
             # 50 images, one per class: accuracies are multiples of 2 %
             assert 0 <= top1 <= top5 <= 100 and top1 % 2 == pytest.approx(0, abs=1e-9)
-    assert result["noise_estimate"] is None   # web labels: nothing injected to compare with
+    assert result["noise_estimate"] is None  # web labels: nothing injected to compare with
 
     # evaluate.py rebuilds both sets from the checkpoint's config and agrees with the last epoch
     import evaluate
-    assert evaluate.main(["--checkpoint", str(out / "checkpoints/last.pt"), "--data-root",
-                          str(tmp_path), "--device", "cpu"]) == 0
+
+    assert (
+        evaluate.main(
+            [
+                "--checkpoint",
+                str(out / "checkpoints/last.pt"),
+                "--data-root",
+                str(tmp_path),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     again = json.loads((out / "eval.json").read_text())
     for key in ("test_top1", "test_top5", "webvision_val_top1", "webvision_val_top5"):
         assert again[key] == pytest.approx(last[key])
@@ -332,6 +375,7 @@ def test_train_py_on_mini_webvision(tmp_path, decode, workers):
     # Independent check of the reported ILSVRC12 top-1: the saved model, the PIL eval
     # transform, and the labels from the folder names mapped through synsets.txt by hand.
     from models import build_model
+
     model = build_model("tv_resnet50", 50, 3, 32)
     model.load_state_dict(torch.load(out / "checkpoints/last.pt", weights_only=True)["model"])
     model.eval()
@@ -352,6 +396,7 @@ def test_train_py_on_mini_webvision(tmp_path, decode, workers):
 def test_mini_webvision_without_imagenet_is_a_clear_error(tmp_path, capsys):
     make_mini_tree(tmp_path)
     import shutil
+
     shutil.rmtree(tmp_path / "imagenet")
     assert _run_train(tmp_path, tmp_path / "run") == 2
     assert "no ILSVRC2012 validation set found" in capsys.readouterr().err

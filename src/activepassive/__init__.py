@@ -10,6 +10,7 @@ mapped into this namespace by pyproject.toml (`package-dir`), so a checkout keep
 and `python train.py` its imports. Only this file and py.typed live here, under src/ so that a
 checkout's working directory never shadows the installed package with a half-empty one.
 """
+
 from __future__ import annotations
 
 import importlib
