@@ -23,17 +23,10 @@ each restated in short in docs/NOTES.md. Defaults are the constants behind the p
 numbers (RCE's A = ln 1e-4, MAE = 1 - p_y, detached focal factor); NMAE and NRCE default to the
 paper's normaliser, the official code's buggy one is normalizer="reference".
 
-Options of every loss and pair (losses/base.py), so that wrappers are configs, not classes:
-logit_clip (None; delta: LogitClip, ICML 2023: z <- z min(1, delta/||z||) before the loss) and
-entropy_reg (0; lambda: + lambda (ln K - H(mean batch prediction)), ANL-CE-ER, arXiv 2412.02373).
-
-Named combinations (all built by the one `Combination` class): the APL losses nce+rce, nce+mae,
-nfl+rce, nfl+mae, ngce+rce, ngce+mae; the ablation pairs gce+mae, gce+rce, gce+nce, mae+rce,
-nfl+nce, ngce+nce. Follow-ups: nce+agce, nce+aul, nce+ael (ALFs), anl-ce and anl-fl (ANL); ce-eps+mae, fl-eps+mae
-(eps-softmax) and jal-ce (JAL). Any other "a+b" of registered losses works too, except with
-dmi, which has no per-sample values.
-A parameter shared by both parts of a pair (e.g. prob_clamp in gce+rce) is passed to both.
-Per-dataset values for the published numbers (alpha, beta, q, gamma) live in configs/.
+Options of every loss and pair (losses/base.py `OPTIONS`: logit_clip, entropy_reg, l1) make
+wrappers configs, not classes. Pairs: one `Combination` class builds the named APL, ablation and
+follow-up pairs and any other "a+b" of per-sample losses; a parameter shared by both parts (e.g.
+prob_clamp in gce+rce) is passed to both. Per-dataset values live in configs/.
 """
 
 from __future__ import annotations

@@ -18,41 +18,20 @@ asymmetric    mnist: 7->1, 2->7, 5<->6, 3->8, per-sample multinomial          re
               cifar100: blocks of 5 consecutive ids, c->c+1 circular,         reference    §5.5, D9, bug B11; [SUB]
               per-sample multinomial
 pairflip      c -> (c+1) mod K, per-sample multinomial                        reference    co-teaching ``noisify_pairflip``
+human         a column of the official CIFAR-10N / CIFAR-100N label file; rate 0   --      Wei et al. 2022 (noise/human.py)
+instance      part-dependent instance noise from the images' features          --           Xia et al. 2020 (noise/instance.py)
 ============  ==============================================================  ===========  =====================================
 
-Variants: ``"reference"`` (default) reproduces what the official code produced,
-because the published numbers came from it.  ``"exact"`` flips exactly
-floor(rate * n_c) samples of every mapped source class, drawn from the ORIGINAL
-labels, so every mapped class has the nominal rate: for CIFAR-10 asymmetric this
-is the corrected option (cat and dog both at ``rate``), for MNIST / CIFAR-100 /
-pairflip it replaces the per-sample Bernoulli-like draw by exact counts.
-Symmetric noise is exact-count already: both names select the same procedure.
+Variants: ``"reference"`` (default) reproduces what the official code produced, because the
+published numbers came from it (CIFAR-10 asymmetric keeps its sequential cat/dog draw, bug B10:
+cat ~24 % noisy at rate 0.4); ``"exact"`` flips exactly floor(rate * n_c) samples of every
+mapped class, from the original labels (the corrected option). Symmetric noise is exact-count
+either way.
 
-CIFAR-10 asymmetric default: the official code relabels cat->dog and THEN draws
-dog->cat among everything currently labelled dog, so some relabelled cats go back
-to cat (bug B10; at rate 0.4 cat is ~24 % noisy, not 40 %).  The default keeps
-this because the published CIFAR-10 asymmetric results depend on it; pass
-``variant="exact"`` for the corrected behaviour.
-
-Seeding (§5.1, D21): the noise seed is an explicit argument (runs 1/2/3 of the
-paper use seeds 0/123/515, each with its own draw).  Every kind uses a private
-``np.random.RandomState(seed)`` -- whose stream is frozen across NumPy versions
-and platforms -- and makes the same calls, in the same order, as the official
-code did after ``np.random.seed(seed)``; so the labels equal the official ones
-and the global NumPy / torch generators are never touched.
-
-Adding a kind (e.g. "human" for CIFAR-N label files, "instance" for
-part-dependent noise): write a function
-
-    fn(labels, rate, num_classes, seed, dataset, variant, **extra) -> np.ndarray
-
-that returns a NEW int64 array of the same length (``labels`` is a read-only
-int64 copy), and register it in ``NOISE_KINDS`` below.  Extra inputs (features,
-a label-file path, ...) are passed through from ``make_noisy_labels(**kwargs)``;
-kinds that take none call ``core.reject_unexpected_kwargs`` so typos fail loudly.
-A kind whose extra inputs come from the run (a file under the data root, the images)
-also registers ``inputs(settings, train_images, sample_indices) -> dict`` in
-``KIND_INPUTS``; the trainer calls it through ``kind_inputs``.
+Seeding (§5.1, D21): the noise seed is an argument; every kind uses a private
+``np.random.RandomState(seed)`` making the official code's calls in its order, so the labels
+equal the official ones and the global generators are never touched. Adding a kind:
+docs/ARCHITECTURE.md ("Where to add").
 """
 
 from __future__ import annotations
