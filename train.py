@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli import HelpFormatter
+from engine.cli import HelpFormatter, add_set_option
 
 
 def parse_args(argv=None):
@@ -61,14 +61,7 @@ def parse_args(argv=None):
         help="resume even if the config or noisy labels differ from the checkpoint "
         "(the changes and the epoch/step are recorded in result.json)",
     )
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        action="extend",
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. optim.lr=0.05 loss.beta=1 (repeatable)",
-    )
+    add_set_option(p, "override any config key, e.g. optim.lr=0.05 loss.beta=1 (repeatable)")
     p.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
     args = p.parse_args(argv)
     if args.config is None and not (args.resume and args.out):

@@ -15,3 +15,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if action.default in (None, False, argparse.SUPPRESS) or "%(default)" in text:
             return text
         return f"{text} (default: %(default)s)"
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--set KEY=VALUE ...`, repeatable: config overrides, parsed by engine.config."""
+    parser.add_argument(
+        "--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE", help=help
+    )

@@ -87,7 +87,7 @@ BASE_LOSSES: dict[str, type[Loss]] = {
         EpsSoftmaxCrossEntropy,
         EpsSoftmaxFocalLoss,
         AsymmetricMSE,
-        LDRKL,  # newer-losses.md
+        LDRKL,  # ../shared/docs/newer-losses.md
         DeterminantMutualInformation,
     )
 }  # the paper's baseline

@@ -132,7 +132,7 @@ class AsymmetricMSE(ScaledByA):
 
 class LDRKL(Loss):
     """LDR-KL (module table). lam -> infinity gives the mean margin-shifted difference, lam -> 0
-    its maximum (a multi-class hinge). Defaults: margin 0.1, lam 10 (CIFAR-10, newer-losses.md)."""
+    its maximum (a multi-class hinge). Defaults: margin 0.1, lam 10 (CIFAR-10, ../shared/docs/newer-losses.md)."""
 
     NAME = "ldr-kl"
     RANGES = {"margin": NON_NEGATIVE, "lam": POSITIVE, "scale": NON_NEGATIVE}

@@ -32,7 +32,7 @@ class NormalizedCrossEntropy(Normalized):
     """NCE = scale * log p_y / sum_k log p_k (both from log-softmax; value in (0, 1]).
 
     The denominator -sum_k log p_k is at least K ln K (at the uniform prediction), so no eps
-    is needed (pitfall 3).
+    is needed (spec §14, pitfall 3).
     """
 
     NAME = "nce"

@@ -40,8 +40,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
+if __package__ in (None, ""):  # run as a file: the repository root holds the packages
     sys.path.insert(0, str(ROOT))
+
+from engine.cli import HelpFormatter, add_set_option  # noqa: E402
 
 ARCHIVE = Path(
     os.environ.get(
@@ -379,21 +381,6 @@ def link_data(data_root: Path, dest: Path) -> Path:
     return dest
 
 
-def our_noisy_labels(cfg: dict, clean, num_classes: int):
-    """This project's noisy labels for the same setting (its default, "reference" variant)."""
-    from noise import make_noisy_labels
-
-    return make_noisy_labels(
-        clean,
-        cfg["noise.kind"],
-        cfg["noise.rate"],
-        num_classes,
-        dataset=cfg["dataset.name"],
-        seed=cfg["train.seed"],
-        variant="reference",
-    ).labels
-
-
 # ---------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------
@@ -475,12 +462,17 @@ class Harness:
         import numpy as np
 
         from datasets import load_dataset
+        from engine.experiment import make_noise
         from noise import labels_hash
 
         noisy = np.asarray(train_dataset.targets, dtype=np.int64)
         data = load_dataset(self.cfg["dataset.name"], self.cfg["dataset.root"])
         clean = data.train_labels
-        ours = our_noisy_labels(self.cfg, clean, data.num_classes)
+        # this project's noisy labels for the same setting (the harness requires the config's
+        # noise seed to be the training seed and the "reference" variant, as their code does)
+        ours = make_noise(
+            self.cfg, None, clean, None, data.num_classes, self.cfg["train.seed"]
+        ).labels
         self.noise = {
             "labels_sha256": labels_hash(noisy),
             "realised_rate": float(np.mean(noisy != clean)),
@@ -673,9 +665,7 @@ def time_training_steps(
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--config", required=True, help="this project's config naming the setting")
     p.add_argument("--noise-rate", type=float, help="override noise.rate")
     p.add_argument("--seed", type=int, help="override train.seed (also the noise seed)")
@@ -685,13 +675,9 @@ def main(argv=None) -> int:
         help="a recipe of the config's `recipes:` table (configs/base/"
         "mnist.yaml: release = weight decay 1e-2 + Nesterov)",
     )
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        action="extend",
-        metavar="KEY=VALUE",
-        help="override config keys their command line or the harness can follow "
+    add_set_option(
+        p,
+        "override config keys their command line or the harness can follow "
         "(optim.weight_decay, optim.nesterov, optim.lr, loss parameters)",
     )
     group = p.add_mutually_exclusive_group(required=True)
