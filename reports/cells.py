@@ -52,9 +52,18 @@ def fmt_setting(setting) -> str:
     return setting if isinstance(setting, str) else f"{setting:g}"
 
 
+# Variant parts a cell shows as its scale mark ({6/50 ep, 2000 train}) instead of in its row.
+SCALE_PARTS = ("epochs", "train_subset")
+
+
 def row_label(record: RunRecord) -> str:
-    """The loss with its options and its variant, less the recipe (a table shows one)."""
-    parts = [p for p in record.variant.split(",") if p and p != record.recipe]
+    """The loss with its options and its variant, less the recipe (a table shows one) and the
+    scale (the cell shows it)."""
+    parts = [
+        p
+        for p in record.variant.split(",")
+        if p and p != record.recipe and p.split("=")[0] not in SCALE_PARTS
+    ]
     return record.loss + (f" [{','.join(parts)}]" if parts else "")
 
 

@@ -444,3 +444,14 @@ def test_a_truncated_result_is_named_in_one_line(runs, capsys):
     assert tables.main(["--runs", str(runs), "--dataset", "mnist"]) == 2
     err = capsys.readouterr().err
     assert str(broken) in err and "not valid JSON" in err and err.count("\n") == 1
+
+
+def test_a_reduced_scale_variant_is_a_scale_mark_not_a_row(tmp_path):
+    """A sweep with --epochs 6 files its runs as <loss>@epochs=6: the table shows them in the
+    loss's row with the scale mark."""
+    root = tmp_path / "runs"
+    fake_run(root, "sym", 0.4, "ce@epochs=6", 0, 90.0, epochs=6, config={"train.epochs": 6})
+    assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym"]) == 0
+    assert "| ce | 90.00 (n=1) {6/50 ep} [94.21±0.54, -4.21 reduced scale] |" in (
+        root / "tables/mnist_sym.md"
+    ).read_text()
