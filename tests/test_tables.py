@@ -452,6 +452,7 @@ def test_a_reduced_scale_variant_is_a_scale_mark_not_a_row(tmp_path):
     root = tmp_path / "runs"
     fake_run(root, "sym", 0.4, "ce@epochs=6", 0, 90.0, epochs=6, config={"train.epochs": 6})
     assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym"]) == 0
-    assert "| ce | 90.00 (n=1) {6/50 ep} [94.21±0.54, -4.21 reduced scale] |" in (
-        root / "tables/mnist_sym.md"
-    ).read_text()
+    assert (
+        "| ce | 90.00 (n=1) {6/50 ep} [94.21±0.54, -4.21 reduced scale] |"
+        in (root / "tables/mnist_sym.md").read_text()
+    )
