@@ -269,3 +269,52 @@ def write_all(
         for row in rows:
             written += figure(row, recipes, out, dataset)
     return written
+
+
+def collapse_epoch(rows: list, level: float = 11.35) -> int | None:
+    """The first epoch from which the test accuracy stays at `level` (the constant-predictor
+    accuracy: 11.35 % on MNIST, every image called class 1) to the last epoch run."""
+    epoch = None
+    for row in rows:
+        at_level = abs(row["test_top1"] - level) < 0.005
+        epoch = (epoch or row["epoch"]) if at_level else None
+    return epoch
+
+
+def factor_table(records, out: OutputFolder, name: str, title: str) -> list:
+    """One row per run of a factor study: what it changed (its variant), how far it ran, its
+    last and peak accuracy, and the epoch it collapsed to 11.35 (if it did). A run stopped
+    after settling at 11.35 is marked so (a collapse does not come back)."""
+    lines = [
+        f"### {title}",
+        "",
+        "| noise | loss | setting (variant) | weight decay | Nesterov | loss params | epochs run "
+        "| last | peak (epoch) | collapsed to 11.35 from epoch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(records, key=lambda r: (r.where.kind, r.where.setting, r.where.loss)):
+        cfg, rows = r.config, r.rows
+        peak = max(rows, key=lambda x: x["test_top1"])
+        params = ", ".join(
+            f"{k[5:]}={v:g}"
+            for k, v in sorted(cfg.items())
+            if k.startswith("loss.")
+            and isinstance(v, float)
+            and k in ("loss.scale", "loss.alpha", "loss.beta")
+        )
+        collapsed = collapse_epoch(rows)
+        state = (
+            ""
+            if r.finished
+            else (
+                " (stopped: settled)" if (r.folder / "settled.json").exists() else f" ({r.status})"
+            )
+        )
+        lines.append(
+            f"| {r.where.kind} {r.where.setting} | {r.loss} | {r.variant or 'paper'} | "
+            f"{cfg.get('optim.weight_decay'):g} | {'yes' if cfg.get('optim.nesterov') else 'no'} "
+            f"| {params or '–'} | {len(rows)}/{cfg.get('train.epochs')}{state} | "
+            f"{rows[-1]['test_top1']:.2f} | {peak['test_top1']:.2f} ({peak['epoch']}) | "
+            f"{collapsed or 'no'} |"
+        )
+    return [out.write_text(f"{name}.md", "\n".join(lines) + "\n")] if records else []

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --recipes: comma list of kind:rate:loss, e.g. sym:0.8:ce,asym:0.4:nce+rce",
     )
     p.add_argument(
+        "--factors",
+        type=Path,
+        help="with --recipes: a runs root of one-factor-at-a-time runs, tabulated one row per "
+        "run (what it changed, last and peak accuracy, the epoch it collapsed)",
+    )
+    p.add_argument(
         "--earlier",
         type=Path,
         help="with --recipes: an earlier side-by-side CSV for paper-era columns with no run here",
@@ -101,7 +107,18 @@ def recipe_report(args) -> list:
 
     if not args.cells:
         raise ReportError("--recipes needs --cells kind:rate:loss,... (the cells to explain)")
-    return write_recipes(
+    written = []
+    if args.factors:
+        from engine.record import walk_runs
+        from reports.recipes import factor_table
+
+        written = factor_table(
+            list(walk_runs(args.factors, args.dataset)),
+            OutputFolder(args.out, args.overwrite),
+            f"{args.dataset}_factors",
+            f"{args.dataset}: one factor at a time (this project; last-epoch test top-1)",
+        )
+    return written + write_recipes(
         args.runs,
         args.official_runs,
         args.dataset,

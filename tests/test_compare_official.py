@@ -359,3 +359,66 @@ def test_recipe_report_cells_are_checked_in_one_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert "--cells 'sym:x:nce': the rate 'x' is not a number" in err and err.count("\n") == 1
+
+
+def test_the_factor_table_says_when_a_run_collapsed_and_that_it_was_stopped(tmp_path):
+    from reports.recipes import collapse_epoch
+
+    assert (
+        collapse_epoch(
+            [
+                {"epoch": e, "test_top1": v}
+                for e, v in enumerate([90.0, 11.35, 50.0, 11.35, 11.35], 1)
+            ]
+        )
+        == 4
+    )
+    assert collapse_epoch([{"epoch": 1, "test_top1": 96.0}]) is None
+    root = tmp_path / "factors"
+    release = {
+        "recipe": "release",
+        "optim.weight_decay": 0.01,
+        "optim.nesterov": False,
+        "train.epochs": 50,
+    }
+    write_run(
+        root,
+        "sym",
+        "0.4",
+        "nce@release,nesterov=false",
+        0,
+        [93.0, 50.0] + [11.35] * 5,
+        schedule=50,
+        config=release,
+    )
+    folder = root / "mnist/sym/0.4/nce@release,nesterov=false/seed0"
+    (folder / "result.json").unlink()  # stopped by hand after settling
+    (folder / "config.yaml").write_text(
+        "train:\n  epochs: 50\noptim:\n  weight_decay: 0.01\n  nesterov: false\nrecipe: release\n"
+    )
+    (folder / "settled.json").write_text("{}")
+    assert (
+        compare_official.main(
+            [
+                "--runs",
+                str(tmp_path),
+                "--official-runs",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--recipes",
+                "paper,release",
+                "--cells",
+                "sym:0.4:nce",
+                "--factors",
+                str(root),
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
+    md = (tmp_path / "o" / "mnist_factors.md").read_text()
+    assert (
+        "| sym 0.4 | nce | release,nesterov=false | 0.01 | no | – | 7/50 (stopped: settled) "
+        "| 11.35 | 93.00 (1) | 3 |"
+    ) in md
