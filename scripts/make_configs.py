@@ -18,39 +18,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
+if __package__ in (None, ""):  # run as a file: the repository root holds the packages
+    sys.path.insert(0, str(ROOT))
 
-# Every loss with a row in the paper's result tables (spec §11), but DMI: it has its own two-stage
-# settings and sits with the later losses (NEWER_LOSSES below).
-LOSSES = [
-    "ce",
-    "fl",
-    "gce",
-    "sce",
-    "nlnl",
-    "mae",
-    "rce",
-    "nce",
-    "nfl",
-    "ngce",
-    "nmae",
-    "nrce",
-    "gce+mae",
-    "gce+nce",
-    "gce+rce",
-    "mae+rce",
-    "nfl+nce",
-    "ngce+nce",
-    "ngce+mae",
-    "ngce+rce",
-    "nfl+mae",
-    "nfl+rce",
-    "nce+mae",
-    "nce+rce",
-]
+from engine.grid import (  # noqa: E402  (which losses have configs: shared with the sweep)
+    DMI_STAGE_EPOCHS,
+    FOLLOWUP_DATASETS,
+    FOLLOWUP_LOSSES,
+    LOSSES,
+    NEWER_DATASETS,
+    NEWER_LOSSES,
+    newer_losses,
+)
 
-# Later losses of this line of work (spec §15), configured for MNIST and CIFAR-10.
-FOLLOWUP_LOSSES = ["agce", "aul", "ael", "nce+agce", "nce+aul", "nce+ael", "anl-ce", "anl-fl"]
-FOLLOWUP_DATASETS = ("mnist", "cifar10")
+# The later losses' own settings (spec §15), for MNIST and CIFAR-10.
 ALFS = {  # spec §15.1, [ALFs] lnl/config.py
     "mnist": {
         "agce": (4.0, 0.2),
@@ -75,17 +56,6 @@ ANL = {"mnist": (1.0, 1.0, 1e-6), "cifar10": (5.0, 5.0, 5e-5)}  # spec §15.2: a
 # (../shared/docs/newer-losses.md). Sources: [EPS] cswjl/eps-softmax config.py; [JAL]
 # cswjl/joint-asymmetric-loss (a secondary summary, unconfirmed); [ER] Virusdoll/Active-Negative-
 # Loss@0c50009 config/<dataset>_anl_ce_er.json; DMI: [SUB] (spec §3.6).
-NEWER_LOSSES = [
-    "ce-eps+mae",
-    "fl-eps+mae",
-    "jal-ce",
-    "ldr-kl",
-    "ce+logitclip",
-    "nce+rce+logitclip",
-    "anl-ce+er",
-    "dmi",
-]
-NEWER_DATASETS = ("mnist", "cifar10", "cifar100")
 # Config stems that are a registered loss with an option (losses.loss_label).
 NEWER_NAMES = {"ce+logitclip": "ce", "nce+rce+logitclip": "nce+rce", "anl-ce+er": "anl-ce"}
 NO_MNIST = "; [EPS] has no MNIST setting: CIFAR-10's (an assumption)"
@@ -112,7 +82,6 @@ ANL_ER = {
     "cifar10": (5.0, 5.0, 5e-5, 2.0),
     "cifar100": (10.0, 1.0, 5e-7, 0.01),
 }  # alpha, beta, delta (L1), lambda
-DMI_STAGE_EPOCHS = {"mnist": 50, "cifar10": 120}  # each stage: the dataset's full schedule
 
 NOISE = {
     "sym": ("symmetric", 0.4, "sweeps use 0.0, 0.2, 0.4, 0.6, 0.8 (spec §5.6)"),
@@ -421,16 +390,6 @@ NEWER_PARAMS = {
     "anl-ce+er": anl_er_params,
     "dmi": dmi_params,
 }
-
-
-def newer_losses(dataset: str) -> list[str]:
-    """The newer losses with a config for `dataset`: DMI's determinant over a batch of 128 is
-    ~0 with 100 classes (most rows of U^T P empty), so it has none for CIFAR-100."""
-    if dataset not in NEWER_DATASETS:
-        return []
-    return [
-        name for name in NEWER_LOSSES if not (name == "dmi" and dataset not in DMI_STAGE_EPOCHS)
-    ]
 
 
 def yaml_value(v) -> str:

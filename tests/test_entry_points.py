@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import sweep as sweep_lib
 from engine.experiment import load_config
 from scripts import benchmark, benchmark_loading, sweep, tables
 
@@ -83,7 +84,7 @@ def test_prepare_webvision_default_is_the_datasets_class_count():
 
 
 def plan(tmp_path, *extra):
-    return sweep.build_runs(
+    return sweep_lib.build_runs(
         sweep.build_parser().parse_args(SWEEP + ["--out", str(tmp_path), *extra])
     )
 
@@ -126,11 +127,11 @@ def test_a_finished_run_of_another_config_is_refused_not_skipped(tmp_path):
         sets=["loss.beta=1"],
     )
     finish(run, other)
-    status, detail = sweep.execute(run)
+    status, detail = sweep_lib.execute(run)
     assert status == "refused" and "loss.beta: 1 -> 10.0" in detail
     [again] = plan(tmp_path / "b")
     finish(again, again.cfg)
-    assert sweep.execute(again) == ("skipped", "already finished")
+    assert sweep_lib.execute(again) == ("skipped", "already finished")
 
 
 def test_relative_paths_mean_where_they_were_typed(tmp_path, monkeypatch):
@@ -140,15 +141,15 @@ def test_relative_paths_mean_where_they_were_typed(tmp_path, monkeypatch):
     args = sweep.build_parser().parse_args(
         SWEEP + ["--out", "rel", "--data-root", "d", "--dry-run"]
     )
-    assert sweep.sweep(args, []) == 0
-    [run] = sweep.build_runs(args)
+    assert sweep_lib.run_sweep(args, []) == 0
+    [run] = sweep_lib.build_runs(args)
     assert run.out == tmp_path / "rel/mnist/sym/0.4/nce+rce/seed0"
     command = run.command()
     assert command[command.index("--data-root") + 1] == str(tmp_path / "d")
 
 
 def test_an_interrupted_sweep_exits_130(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sweep, "run_all", lambda runs, pool: ([], True))
+    monkeypatch.setattr(sweep_lib, "run_all", lambda runs, pool: ([], True))
     assert sweep.main(SWEEP + ["--out", str(tmp_path)]) == 130
 
 

@@ -7,7 +7,9 @@ import fake_data
 import pytest
 import torch
 
-from scripts import benchmark, gpu_check
+from perf import benchmark
+from perf import gpu_check as gpu_check_lib
+from scripts import gpu_check
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +96,8 @@ def test_a_failed_part_is_recorded_and_the_next_one_runs(tmp_path):
     def broken():
         raise ValueError("boom")
 
-    gpu_check.timed_part(report, "timing", out, broken)
-    gpu_check.timed_part(report, "projection", out, lambda: {"x": 1})
+    gpu_check_lib.timed_part(report, "timing", out, broken)
+    gpu_check_lib.timed_part(report, "projection", out, lambda: {"x": 1})
     saved = json.loads(out.read_text())
     assert saved["timing"]["status"] == "failed" and "ValueError: boom" in saved["timing"]["error"]
     assert saved["projection"]["status"] == "ok" and saved["projection"]["x"] == 1
@@ -106,7 +108,7 @@ def test_a_part_past_its_budget_is_killed_with_what_it_started():
 
     with pytest.raises(subprocess.TimeoutExpired):
         # a child of the child, like the trainings the cuda tests start
-        gpu_check.run_group(["bash", "-c", "sleep 30 & wait"], 0.5)
+        gpu_check_lib.run_group(["bash", "-c", "sleep 30 & wait"], 0.5)
 
 
 def test_an_out_that_is_not_its_report_is_kept(tmp_path, capsys):

@@ -5,7 +5,17 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("datasets", "engine", "losses", "noise", "models", "reports", "scripts")
+PACKAGES = (
+    "datasets",
+    "engine",
+    "losses",
+    "noise",
+    "models",
+    "reports",
+    "baselines",
+    "perf",
+    "scripts",
+)
 
 
 def project_modules() -> dict:
@@ -64,7 +74,9 @@ FLOORS = {
     "noise": 0,
     "engine": 1,
     "reports": 2,
-    "scripts": 3,
+    "baselines": 2,
+    "perf": 3,
+    "scripts": 4,
 }
 
 
@@ -98,15 +110,20 @@ def test_reading_runs_and_naming_folders_does_not_load_torch():
     assert done.stdout.strip() == "[]", done.stderr
 
 
+# The one package that must: the authors' modules import each other by bare names ("loss",
+# "model"), so their folder goes on sys.path while they are imported, and comes off after.
+SYS_PATH_EDITS = {"baselines/official.py"}
+
+
 def test_packages_do_not_edit_sys_path():
-    edits = [
+    edits = {
         f"{path.relative_to(REPO)}"
         for pkg in PACKAGES
         if pkg != "scripts"
         for path in (REPO / pkg).glob("*.py")
         if "sys.path" in path.read_text()
-    ]
-    assert edits == []
+    }
+    assert edits == SYS_PATH_EDITS
 
 
 def test_engine_reaches_the_domain_packages_only_through_the_experiment_builder():

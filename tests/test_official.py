@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from baselines import official as official_apl
 from engine.config import loss_kwargs
 from engine.experiment import load_config
 from engine.optim import build_optimizer, build_scheduler
@@ -24,7 +25,7 @@ from engine.step import backward, forward, optimizer_step
 from losses import build_loss
 from models import cnn4, cnn8
 from noise import make_noisy_labels
-from scripts import official_apl
+from scripts import official_apl as official_cli
 
 try:
     official_apl.patched_copy()
@@ -549,7 +550,7 @@ def test_harness_refuses_to_resume_or_skip_a_run_of_another_config(tmp_path, sma
     finished = tmp_path / "finished"
     official_apl.run(harness_config(small_mnist), finished)  # the whole 50 epochs
     assert (
-        official_apl.main(
+        official_cli.main(
             [
                 "--config",
                 str(REPO / "configs/mnist/sym/nce+rce.yaml"),
@@ -562,7 +563,7 @@ def test_harness_refuses_to_resume_or_skip_a_run_of_another_config(tmp_path, sma
     )
     assert "already finished" in capsys.readouterr().out
     with pytest.raises(SystemExit, match=r"holds a different finished run; differences: .*loss"):
-        official_apl.main(
+        official_cli.main(
             [
                 "--config",
                 str(REPO / "configs/mnist/sym/ce.yaml"),
@@ -606,7 +607,7 @@ def test_harness_takes_the_run_lock(tmp_path, small_mnist):
 def test_harness_answers_bad_input_in_one_line(tmp_path, argv, match, capsys):
     argv = [a if not a.startswith("configs/") else str(REPO / a) for a in argv]
     with pytest.raises(SystemExit) as e:
-        official_apl.main(argv + ["--out", str(tmp_path / "run")])
+        official_cli.main(argv + ["--out", str(tmp_path / "run")])
     assert e.value.code != 0 and "\n" not in str(e.value)
     assert e.value.code and __import__("re").search(match, str(e.value))
     assert not (tmp_path / "run").exists()
@@ -614,7 +615,7 @@ def test_harness_answers_bad_input_in_one_line(tmp_path, argv, match, capsys):
 
 def test_harness_refuses_a_data_root_without_the_dataset_before_writing(tmp_path):
     with pytest.raises(SystemExit, match=r"error: .*MNIST"):
-        official_apl.main(
+        official_cli.main(
             [
                 "--config",
                 str(REPO / "configs/mnist/sym/ce.yaml"),

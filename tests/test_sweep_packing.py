@@ -10,12 +10,13 @@ import time
 import fake_data
 import pytest
 
+from engine import sweep as sweep_lib
 from scripts import sweep
 
 
 def fake_runs(n, tmp_path):
     return [
-        sweep.Run("mnist", "sym", "0.4", "ce", seed, tmp_path / f"s{seed}") for seed in range(n)
+        sweep_lib.Run("mnist", "sym", "0.4", "ce", seed, tmp_path / f"s{seed}") for seed in range(n)
     ]
 
 
@@ -46,22 +47,22 @@ def test_scheduler_fills_each_device_up_to_its_count_and_never_more(
     devices, per_device, n, tmp_path
 ):
     record = Recorder()
-    pool = sweep.DevicePool(devices, per_device)
-    results, _ = sweep.run_all(fake_runs(n, tmp_path), pool, execute=record)
+    pool = sweep_lib.DevicePool(devices, per_device)
+    results, _ = sweep_lib.run_all(fake_runs(n, tmp_path), pool, execute=record)
     assert len(results) == n and all(status == "done" for _, status, _ in results)
     assert record.peak == {d: per_device for d in devices}  # filled, never exceeded
     assert all(count == 0 for count in pool.busy.values())  # every slot handed back
 
 
 def test_first_runs_are_dealt_round_robin(tmp_path):
-    pool = sweep.DevicePool(["cuda:0", "cuda:1"], 2)
+    pool = sweep_lib.DevicePool(["cuda:0", "cuda:1"], 2)
     assert [pool.acquire() for _ in range(4)] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
     pool.release("cuda:1")
     assert pool.acquire() == "cuda:1"  # the only device with a free slot
 
 
 def test_a_full_pool_blocks_until_a_slot_is_released():
-    pool = sweep.DevicePool(["cpu"], 1)
+    pool = sweep_lib.DevicePool(["cpu"], 1)
     assert pool.acquire() == "cpu"
     got = []
     waiter = threading.Thread(target=lambda: got.append(pool.acquire()))
@@ -74,8 +75,8 @@ def test_a_full_pool_blocks_until_a_slot_is_released():
 
 
 def test_run_command_carries_its_device_after_the_sets(tmp_path):
-    run = sweep.Run("mnist", "sym", "0.4", "ce", 0, tmp_path, ["--set", "train.progress=false"])
-    cmd = sweep.replace(run, device="cuda:1").command()
+    run = sweep_lib.Run("mnist", "sym", "0.4", "ce", 0, tmp_path, ["--set", "train.progress=false"])
+    cmd = sweep_lib.replace(run, device="cuda:1").command()
     assert cmd[-3:] == ["--set", "train.progress=false", "train.device=cuda:1"]
     assert not any("train.device" in c for c in run.command())
 
@@ -112,7 +113,7 @@ def test_bad_packing_options_are_one_line_errors(argv, message, tmp_path, capsys
 
 
 def test_auto_runs_one_at_a_time_on_the_cpu():
-    assert sweep.auto_jobs_per_device(["cpu"], "cnn4") == 1
+    assert sweep_lib.auto_jobs_per_device(["cpu"], "cnn4") == 1
 
 
 @pytest.mark.e2e

@@ -227,6 +227,7 @@ def test_a_run_is_read_from_its_own_record_and_the_sweep_names_it_alike(tmp_path
     """result.json["run"] says which cell a run belongs to (a result.json of an earlier
     version falls back to the path, as above); the sweep, train.py and the authors'-code harness
     all name the run directory with engine/record.py, so path and record agree for their runs."""
+    from engine import sweep as sweep_lib
     from engine.experiment import load_config, run_coordinates
     from engine.record import result_document, run_path
     from scripts import sweep
@@ -250,7 +251,7 @@ def test_a_run_is_read_from_its_own_record_and_the_sweep_names_it_alike(tmp_path
             str(runs),
         ]
     )
-    [planned] = sweep.build_runs(args)
+    [planned] = sweep_lib.build_runs(args)
     where = run_coordinates(config, path)
     assert planned.out == run_path(runs, where) == runs / "mnist/sym/0.4/nce+rce/seed123"
     # filed under a folder whose parts say otherwise: the record wins

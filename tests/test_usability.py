@@ -15,6 +15,7 @@ import torch
 from helpers import run_interrupted, write_config
 
 import train
+from engine import sweep as sweep_lib
 from scripts import sweep
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,7 +173,7 @@ def test_sweep_says_that_it_sets_threads(tmp_path, capsys):
 # ---------------------------------------------------------------------------- 7. sweep Ctrl-C
 
 
-class ScriptedRun(sweep.Run):
+class ScriptedRun(sweep_lib.Run):
     """A sweep run whose 'training' is a Python snippet."""
 
     def __init__(self, out, code):
@@ -190,17 +191,17 @@ def test_a_run_that_finished_before_the_interrupt_is_done_not_failed(tmp_path):
         f"import pathlib, sys; pathlib.Path({str(out)!r}, "
         f"'result.json').write_text({result!r}); sys.exit(130)"
     )
-    status, detail = sweep.execute(ScriptedRun(out, finished_then_interrupted))
+    status, detail = sweep_lib.execute(ScriptedRun(out, finished_then_interrupted))
     assert status == "done" and "91.50" in detail
     assert not (out / "failed.json").exists()
 
 
 def test_an_interrupted_run_is_reported_as_interrupted_and_resumed_later(tmp_path):
     out = tmp_path / "run"
-    status, detail = sweep.execute(ScriptedRun(out, "import sys; sys.exit(130)"))
+    status, detail = sweep_lib.execute(ScriptedRun(out, "import sys; sys.exit(130)"))
     assert status == "interrupted" and "resumes" in detail
     assert not (out / "failed.json").exists()
-    status, _ = sweep.execute(ScriptedRun(out, "import sys; sys.exit(1)"))
+    status, _ = sweep_lib.execute(ScriptedRun(out, "import sys; sys.exit(1)"))
     assert status == "failed" and (out / "failed.json").is_file()
 
 
