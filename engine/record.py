@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import yaml
 
-from .config import PAPER_RECIPE, RESUME_MAY_DIFFER, SCHEMA, with_defaults
+from .config import PAPER_RECIPE, RESUME_MAY_DIFFER, SCHEMA, flatten, with_defaults
 from .errors import UserError
 from .io import write_text_atomic
 
@@ -362,8 +362,6 @@ def read_config(folder: Path) -> dict:
     path = Path(folder) / "config.yaml"
     if not path.is_file():
         return {}
-    from .config import flatten
-
     try:
         return flatten(yaml.safe_load(path.read_text()) or {})
     except yaml.YAMLError:

@@ -27,7 +27,14 @@ from .grid import (
     LOSSES,
     newer_losses,
 )
-from .record import RecordError, coordinates, read_result, run_path, variant_label
+from .record import (
+    RecordError,
+    coordinates,
+    read_result,
+    run_path,
+    setting_text,
+    variant_label,
+)
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: train.py and configs/
 
@@ -196,7 +203,7 @@ def build_runs(args) -> list[Run]:
             )
         settings = {"human": label_sets}
     else:
-        settings = {kind: [f"{r:g}" for r in rates[kind]] for kind in kinds}
+        settings = {kind: [setting_text(r) for r in rates[kind]] for kind in kinds}
     runs = []
     for kind, values in settings.items():
         for setting in values:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.config import PAPER_RECIPE, load_tree
-from engine.record import RunRecord, identity, identity_diff
+from engine.record import RunRecord, identity, identity_diff, setting_text
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PROTOCOLS = {
@@ -49,7 +49,7 @@ def setting_key(text: str):
 
 
 def fmt_setting(setting) -> str:
-    return setting if isinstance(setting, str) else f"{setting:g}"
+    return setting if isinstance(setting, str) else setting_text(setting)
 
 
 # Variant parts a cell shows as its scale mark ({6/50 ep, 2000 train}) instead of in its row.

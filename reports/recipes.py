@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from engine.config import PAPER_RECIPE
+from engine.record import setting_text
 
 from .figures import new_axes, save_figure
 from .output import OutputFolder
@@ -38,7 +39,7 @@ def read_earlier(path: Path | None) -> dict:
         return {}
     rows = {}
     for r in csv.DictReader(Path(path).read_text().splitlines()):
-        key = (r["kind"], f"{float(r['setting']):g}", r["loss"])
+        key = (r["kind"], setting_text(r["setting"]), r["loss"])
         rows[key] = {
             code: (float(r[f"{code}_mean"]), float(r[f"{code}_std"]), int(r[f"{code}_n"]))
             for code, _ in CODES

@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a file: the repository root holds the pa
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.cli import HelpFormatter  # noqa: E402
-from engine.record import RecordError  # noqa: E402
+from engine.record import RecordError, setting_text  # noqa: E402
 from reports.output import OutputFolder, ReportError  # noqa: E402
 from reports.side_by_side import write_all  # noqa: E402
 
@@ -95,7 +95,7 @@ def parse_cells(text: str) -> list[tuple]:
             raise ReportError(f"--cells {item!r}: give kind:rate:loss, e.g. sym:0.8:ce")
         kind, rate, loss = parts
         try:
-            rate = f"{float(rate):g}"
+            rate = setting_text(rate)
         except ValueError:
             raise ReportError(f"--cells {item!r}: the rate {rate!r} is not a number") from None
         cells.append((kind, rate, loss))
