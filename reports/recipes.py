@@ -18,6 +18,7 @@ from pathlib import Path
 
 from engine.config import PAPER_RECIPE
 from engine.record import setting_text
+from engine.settle import read_settled
 
 from .figures import new_axes, save_figure
 from .output import OutputFolder
@@ -51,7 +52,8 @@ def read_earlier(path: Path | None) -> dict:
 def column(runs: list, earlier) -> dict | None:
     """A cell's column: the runs here, else the earlier table's value (no curves)."""
     if runs:
-        return {**summarise(runs), "runs": runs, "earlier": False}
+        settled = [read_settled(r.folder) for r in runs if not r.finished]
+        return {**summarise(runs), "runs": runs, "earlier": False, "settled": settled}
     if earlier is not None:
         mean, std, n = earlier
         return {"mean": mean, "std": std, "n": n, "complete": True, "runs": [], "earlier": True}
@@ -123,7 +125,13 @@ def fmt(c: dict | None) -> str:
     text = f"{c['mean']:.2f}" + ("" if math.isnan(c["std"]) else f"±{c['std']:.2f}")
     text += f" (n={c['n']})"
     if not c["complete"]:
-        text += f" [epoch {c['epochs']}/{c['schedule']}, running]"
+        settled = c.get("settled") or []
+        state = (
+            f"stopped: settled at {settled[0]['level']:g} by epoch {max(m['epoch'] for m in settled)}"
+            if settled and all(settled)
+            else "running"
+        )
+        text += f" [epoch {c['epochs']}/{c['schedule']}, {state}]"
     return text + (" ‡" if c["earlier"] else "")
 
 
@@ -307,9 +315,7 @@ def factor_table(records, out: OutputFolder, name: str, title: str) -> list:
         state = (
             ""
             if r.finished
-            else (
-                " (stopped: settled)" if (r.folder / "settled.json").exists() else f" ({r.status})"
-            )
+            else (" (stopped: settled)" if read_settled(r.folder) else f" ({r.status})")
         )
         lines.append(
             f"| {r.where.kind} {r.where.setting} | {r.loss} | {r.variant or 'paper'} | "

@@ -4,7 +4,8 @@ verdicts, on hand-made runs."""
 import json
 from pathlib import Path
 
-from reports import figures
+from engine.settle import read_settled, stop_settled
+from reports import figures, recipes
 from reports import side_by_side as sbs
 from reports.output import OutputFolder
 from reports.published import load_published
@@ -396,7 +397,7 @@ def test_the_factor_table_says_when_a_run_collapsed_and_that_it_was_stopped(tmp_
     (folder / "config.yaml").write_text(
         "train:\n  epochs: 50\noptim:\n  weight_decay: 0.01\n  nesterov: false\nrecipe: release\n"
     )
-    (folder / "settled.json").write_text("{}")
+    assert stop_settled(root, 11.35, 5) == [(folder, 7)]  # nothing runs there: only marked
     assert (
         compare_official.main(
             [
@@ -422,3 +423,12 @@ def test_the_factor_table_says_when_a_run_collapsed_and_that_it_was_stopped(tmp_
         "| sym 0.4 | nce | release,nesterov=false | 0.01 | no | – | 7/50 (stopped: settled) "
         "| 11.35 | 93.00 (1) | 3 |"
     ) in md
+    # in the recipe table, a column of runs stopped after settling says so, not "running"
+    settled_column = {"mean": 11.35, "std": float("nan"), "n": 1, "complete": False}
+    settled_column |= {"epochs": 7, "schedule": 50, "earlier": False}
+    settled_column["settled"] = [read_settled(folder)]
+    assert recipes.fmt(settled_column) == (
+        "11.35 (n=1) [epoch 7/50, stopped: settled at 11.35 by epoch 7]"
+    )
+    settled_column["settled"] = [None]  # an unfinished run without the mark is still running
+    assert recipes.fmt(settled_column) == "11.35 (n=1) [epoch 7/50, running]"
