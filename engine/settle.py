@@ -3,9 +3,11 @@
 A network that predicts one class for every image scores that class's share of the test set
 (11.35 % on MNIST: 1,135 of the 10,000 test images are a 1) and, once there, does not come
 back: its gradients are tiny and weight decay keeps pulling the weights to zero. A run whose
-last `epochs` epochs all sit at that level is stopped with SIGINT (train.py and the
-authors'-code harness checkpoint and stay resumable) and marked with `settled.json`, which the
-reports show as "stopped: settled at epoch N". Torch-free: it reads metrics.jsonl only.
+last `epochs` epochs all sit at that level is stopped with SIGTERM and marked with
+`settled.json`, which the reports show as "stopped: settled at epoch N". train.py checkpoints
+and exits on SIGTERM; the authors'-code harness dies and resumes from its last epoch's
+checkpoint. (Not SIGINT: a process a shell starts in the background ignores it.) Torch-free:
+it reads metrics.jsonl only.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def stop_settled(root: Path, level: float, epochs: int) -> list[tuple[Path, int]
             continue
         pids = running_pids(folder)
         for pid in pids:
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signal.SIGTERM)
         mark = {"epoch": epoch, "level": level, "epochs_at_level": epochs, "pids": pids}
         mark["stopped"] = time.strftime("%Y-%m-%d %H:%M:%S")
         write_json_atomic(folder / SETTLED_FILE, mark)

@@ -13,6 +13,8 @@ import numpy as np
 from engine.config import PAPER_RECIPE, load_tree
 from engine.record import RunRecord, identity, identity_diff, setting_text
 
+from .output import ReportError
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PROTOCOLS = {
     "last": ("last", "last-epoch test top-1 (the paper's protocol)"),
@@ -74,6 +76,31 @@ def config_epochs(dataset: str, kind: str, loss: str) -> int | None:
         if path.is_file():
             return load_tree(path).get("train", {}).get("epochs")
     return None
+
+
+def default_recipe(dataset: str) -> str:
+    """The recipe a dataset's configs run when none is named: `recipe:` in
+    configs/base/<dataset>.yaml (MNIST: release), else the paper's."""
+    path = CONFIGS / "base" / f"{dataset}.yaml"
+    return (load_tree(path) if path.is_file() else {}).get("recipe", PAPER_RECIPE)
+
+
+def table_recipe(records, dataset: str, asked: str | None) -> str:
+    """The recipe a table shows: the one asked for; else the dataset configs' default when it
+    has runs (or nothing has); else the only recipe the finished runs have. Runs of several
+    recipes, none of them the default, need --recipe: a table never mixes them."""
+    if asked:
+        return asked
+    present = {r.recipe for r in records if r.result is not None}
+    default = default_recipe(dataset)
+    if default in present or not present:
+        return default
+    if len(present) == 1:
+        return present.pop()
+    raise ReportError(
+        f"the {dataset} runs are of recipes {', '.join(sorted(present))}, none of them the "
+        f"configs' default ({default}); pick one with --recipe"
+    )
 
 
 def run_result(record: RunRecord, top1: float) -> RunResult:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Watch a run root and stop (SIGINT: checkpointed, resumable) every unfinished run whose last
+"""Watch a run root and stop (SIGTERM: checkpointed, resumable) every unfinished run whose last
 --epochs epochs all sit at a constant predictor's accuracy (--level: 11.35 on MNIST), marking it
 settled.json; the reports show it as "stopped: settled at epoch N" (engine/settle.py).
 

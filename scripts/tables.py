@@ -6,8 +6,8 @@
     python scripts/tables.py --runs runs/select --dataset mnist --pivot loss.beta
 
 Reads every run under <runs>/<dataset>/ (engine/record.py: each run's coordinates, config and
-result from its own files). A table shows one recipe (--recipe, default the paper's) and has
-one row per loss (a variant of it, e.g. "nce+rce [beta=1]", is a row of its own) and one
+result from its own files). A table shows one recipe (--recipe; by default the one the
+dataset's configs run, or else the only one the runs have) and has one row per loss (a variant of it, e.g. "nce+rce [beta=1]", is a row of its own) and one
 column per noise rate; a cell is the mean ± std over seeds of the last-epoch clean test top-1
 (the paper's protocol). Runs of different configs never share a cell: such a cell is split
 into rows named by the keys that differ, and a note under the table says so. --protocol
@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kinds", default="sym,asym", help="noise kinds to tabulate (comma list)")
     p.add_argument(
         "--recipe",
-        default=PAPER_RECIPE,
-        help="the recipe whose runs the tables show (configs/base/<dataset>.yaml)",
+        help="the recipe whose runs the tables show (default: the one the dataset's configs "
+        "run, configs/base/<dataset>.yaml, or else the only one the runs have)",
     )
     p.add_argument(
         "--protocol",
@@ -144,6 +144,7 @@ def run(args) -> int:
             f"unknown --published source(s) {unknown}; choose from {','.join(SOURCES)}"
         )
     records = [r for r in walk_runs(args.runs, args.dataset) if not losses or r.loss in losses]
+    args.recipe = C.table_recipe(records, args.dataset, args.recipe)
     notes: list[str] = []
     chosen = C.choose(records, args.recipe, notes=notes)
     for note in notes:

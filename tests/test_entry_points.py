@@ -92,11 +92,12 @@ def plan(tmp_path, *extra):
 def test_each_grid_point_and_recipe_gets_a_folder_of_its_own(tmp_path):
     runs = plan(tmp_path, "--grid", "loss.beta=1,10", "--grid", "optim.lr=0.01,0.02")
     names = sorted(r.out.relative_to(tmp_path).as_posix() for r in runs)
+    # MNIST runs the release recipe by default: its name leads every folder's variant
     assert names == [
-        "mnist/sym/0.4/nce+rce/seed0",  # beta 10, lr 0.01: the config
-        "mnist/sym/0.4/nce+rce@beta=1,lr=0.02/seed0",
-        "mnist/sym/0.4/nce+rce@beta=1/seed0",
-        "mnist/sym/0.4/nce+rce@lr=0.02/seed0",
+        "mnist/sym/0.4/nce+rce@release,beta=1,lr=0.02/seed0",
+        "mnist/sym/0.4/nce+rce@release,beta=1/seed0",
+        "mnist/sym/0.4/nce+rce@release,lr=0.02/seed0",
+        "mnist/sym/0.4/nce+rce@release/seed0",  # beta 10, lr 0.01: the config
     ]
     assert {(r.cfg["loss.beta"], r.cfg["optim.lr"]) for r in runs} == {
         (1.0, 0.01),
@@ -104,10 +105,10 @@ def test_each_grid_point_and_recipe_gets_a_folder_of_its_own(tmp_path):
         (10.0, 0.01),
         (10.0, 0.02),
     }
-    [release] = plan(tmp_path, "--recipe", "release")
-    assert release.out == tmp_path / "mnist/sym/0.4/nce+rce@release/seed0"
-    assert (release.cfg["optim.weight_decay"], release.cfg["optim.nesterov"]) == (0.01, True)
-    assert "--recipe" in release.command() and "release" in release.command()
+    [paper] = plan(tmp_path, "--recipe", "paper")
+    assert paper.out == tmp_path / "mnist/sym/0.4/nce+rce/seed0"  # the paper-era recipe
+    assert (paper.cfg["optim.weight_decay"], paper.cfg["optim.nesterov"]) == (0.001, False)
+    assert "--recipe" in paper.command() and "paper" in paper.command()
 
 
 def finish(run, cfg):
@@ -143,7 +144,7 @@ def test_relative_paths_mean_where_they_were_typed(tmp_path, monkeypatch):
     )
     assert sweep_lib.run_sweep(args, []) == 0
     [run] = sweep_lib.build_runs(args)
-    assert run.out == tmp_path / "rel/mnist/sym/0.4/nce+rce/seed0"
+    assert run.out == tmp_path / "rel/mnist/sym/0.4/nce+rce@release/seed0"
     command = run.command()
     assert command[command.index("--data-root") + 1] == str(tmp_path / "d")
 

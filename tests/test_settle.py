@@ -1,6 +1,6 @@
 """Stopping a run that has settled at the constant predictor's accuracy (engine/settle.py):
 which runs count as settled (hand-made curves), that the process training into the folder gets
-SIGINT and the folder its mark, and that finished or still-moving runs are left alone."""
+SIGTERM and the folder its mark, and that finished or still-moving runs are left alone."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def write_run(folder: Path, accuracies, finished=False) -> Path:
     return folder
 
 
-# A stand-in for a training: exits 7 on SIGINT, as train.py checkpoints and exits on it.
+# A stand-in for a training: exits 7 on SIGTERM, as train.py checkpoints and exits on it.
 SLEEPER = (
     "import signal, sys, time\n"
-    "signal.signal(signal.SIGINT, lambda *a: sys.exit(7))\n"
+    "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
     "print('ready', flush=True)\n"
     "time.sleep(120)\n"
     "sys.exit(0)\n"

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.record import walk_runs
+from reports import cells as C
 from reports import figures
+from reports.output import ReportError
 from scripts import tables
 
 
@@ -253,7 +256,8 @@ def test_a_run_is_read_from_its_own_record_and_the_sweep_names_it_alike(tmp_path
     )
     [planned] = sweep_lib.build_runs(args)
     where = run_coordinates(config, path)
-    assert planned.out == run_path(runs, where) == runs / "mnist/sym/0.4/nce+rce/seed123"
+    # MNIST's configs run the release recipe by default, and a run says so in its folder
+    assert planned.out == run_path(runs, where) == runs / "mnist/sym/0.4/nce+rce@release/seed123"
     # filed under a folder whose parts say otherwise: the record wins
     folder = runs / "mnist/misfiled/0.8/ce/seed7"
     folder.mkdir(parents=True)
@@ -276,7 +280,7 @@ def test_a_run_is_read_from_its_own_record_and_the_sweep_names_it_alike(tmp_path
     )
     [record] = tables.walk_runs(runs, "mnist")
     assert record.folder == folder
-    assert tuple(record.where) == ("mnist", "sym", "0.4", "nce+rce", "123")
+    assert tuple(record.where) == ("mnist", "sym", "0.4", "nce+rce@release", "123")
 
 
 def test_curve_summary_lists_each_run_with_its_peak_and_unfinished_runs(runs, tmp_path):
@@ -395,18 +399,34 @@ def test_a_table_shows_one_recipe_and_says_so(tmp_path, capsys):
         11.35,
         config={"recipe": "release", "optim.weight_decay": 0.01, "optim.nesterov": True},
     )
+    # without --recipe: the recipe MNIST's configs run (configs/base/mnist.yaml: release)
     assert tables.main(["--runs", str(root), "--dataset", "mnist", "--kinds", "sym"]) == 0
-    assert "1 run(s) of recipe 'release' left out (--recipe release)" in capsys.readouterr().err
-    paper = (root / "tables/mnist_sym.md").read_text()
-    assert "recipe paper" in paper and "| nce | 96.00" in paper and "11.35 (n=1)" not in paper
+    assert "1 run(s) of recipe 'paper' left out (--recipe paper)" in capsys.readouterr().err
+    release = (root / "tables/mnist_sym_release.md").read_text()
+    assert "recipe release" in release and "| nce | 11.35 (n=1) [11.35±0.00, +0.00] |" in release
+    assert "96.00" not in release
     assert (
         tables.main(
-            ["--runs", str(root), "--dataset", "mnist", "--kinds", "sym", "--recipe", "release"]
+            ["--runs", str(root), "--dataset", "mnist", "--kinds", "sym", "--recipe", "paper"]
         )
         == 0
     )
-    release = (root / "tables/mnist_sym_release.md").read_text()
-    assert "recipe release" in release and "| nce | 11.35 (n=1) [11.35±0.00, +0.00] |" in release
+    paper = (root / "tables/mnist_sym.md").read_text()
+    assert "recipe paper" in paper and "| nce | 96.00" in paper and "11.35 (n=1)" not in paper
+
+
+def test_the_default_recipe_of_a_table_is_the_configs_or_the_only_one_run(tmp_path):
+    root = tmp_path / "runs"
+    fake_run(root, "sym", 0.4, "nce", 0, 96.0)
+    paper_only = list(walk_runs(root, "mnist"))
+    assert C.default_recipe("mnist") == "release" and C.default_recipe("cifar10") == "paper"
+    assert C.table_recipe(paper_only, "mnist", None) == "paper"  # the only one there
+    assert C.table_recipe(paper_only, "mnist", "release") == "release"  # asked for
+    assert C.table_recipe([], "mnist", None) == "release"
+    full = {"recipe": "release-full", "optim.weight_decay": 0.01, "optim.nesterov": True}
+    fake_run(root, "sym", 0.4, "nce@release-full", 0, 98.0, config=full)
+    with pytest.raises(ReportError, match="recipes paper, release-full, none of them the"):
+        C.table_recipe(list(walk_runs(root, "mnist")), "mnist", None)
 
 
 def test_a_grid_key_pivots_into_columns(tmp_path):

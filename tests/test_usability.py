@@ -435,8 +435,13 @@ def test_readme_writes_the_run_directory_pattern_one_way():
     assert "runs/<dataset>/<kind>/<rate>/<loss>/seed<S>" in help_text
     assert "runs/<dataset>/<noise>" not in help_text
     path = REPO / "configs/mnist/sym/ce.yaml"
-    cfg = load_config(path, overrides={"train.seed": 1})
+    cfg = load_config(path, overrides={"train.seed": 1, "recipe": "paper"})
     assert run_path("runs", run_coordinates(cfg, path)) == Path("runs/mnist/sym/0.4/ce/seed1")
+    # MNIST's default recipe (release, not the paper-era one) is named in the folder
+    cfg = load_config(path, overrides={"train.seed": 1})
+    assert run_path("runs", run_coordinates(cfg, path)) == Path(
+        "runs/mnist/sym/0.4/ce@release/seed1"
+    )
     # a run that changes its config is filed apart, named by what it changes
     cfg = load_config(
         path,
