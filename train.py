@@ -50,8 +50,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, help="override train.seed")
     p.add_argument(
         "--recipe",
-        help="a named recipe of the config's `recipes:` table, e.g. "
-        "release (configs/base/mnist.yaml); unset: the config's own",
+        help="a named recipe of the config's `recipes:` table, or paper for the values "
+        "it lists (configs/base/mnist.yaml); unset: the config's default (MNIST: release)",
     )
     p.add_argument("--train-subset", type=int, help="train on a fixed random subset of N samples")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")

@@ -53,17 +53,28 @@ def column(runs: list, earlier) -> dict | None:
     """A cell's column: the runs here, else the earlier table's value (no curves)."""
     if runs:
         settled = [read_settled(r.folder) for r in runs if not r.finished]
-        return {**summarise(runs), "runs": runs, "earlier": False, "settled": settled}
+        summary = {**summarise(runs), "runs": runs, "earlier": False, "settled": settled}
+        # a run stopped after settling at the constant predictor's level has its last value
+        summary["decided"] = summary["complete"] or all(settled)
+        return summary
     if earlier is not None:
         mean, std, n = earlier
-        return {"mean": mean, "std": std, "n": n, "complete": True, "runs": [], "earlier": True}
+        return {
+            "mean": mean,
+            "std": std,
+            "n": n,
+            "complete": True,
+            "decided": True,
+            "runs": [],
+            "earlier": True,
+        }
     return None
 
 
 def explains(columns: list, published) -> bool | None:
-    """True when every code's complete runs under a recipe land inside the published band;
-    None when no complete run (or nothing published) can tell."""
-    done = [c for c in columns if c is not None and c["complete"]]
+    """True when every code's decided runs (finished, or stopped after settling) under a recipe
+    land inside the published band; None when no decided run (or nothing published) can tell."""
+    done = [c for c in columns if c is not None and c["decided"]]
     if not done or published is None:
         return None
     return not any(outside(c["mean"], published) for c in done)

@@ -92,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--recipe",
-        help="a named recipe of the configs (configs/base/<dataset>.yaml "
-        "recipes:, e.g. release for MNIST); its runs get their own "
-        "directories (<loss>@<recipe>)",
+        help="a named recipe of the configs (configs/base/<dataset>.yaml recipes:, or "
+        "paper); unset: the configs' default (MNIST: release). Runs of a recipe other than "
+        "paper get their own directories (<loss>@<recipe>)",
     )
     p.add_argument("--set", nargs="*", help="extra train.py --set overrides for every run")
     p.add_argument(

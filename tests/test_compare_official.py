@@ -4,6 +4,7 @@ verdicts, on hand-made runs."""
 import json
 from pathlib import Path
 
+from engine.record import read_run
 from engine.settle import read_settled, stop_settled
 from reports import figures, recipes
 from reports import side_by_side as sbs
@@ -432,3 +433,10 @@ def test_the_factor_table_says_when_a_run_collapsed_and_that_it_was_stopped(tmp_
     )
     settled_column["settled"] = [None]  # an unfinished run without the mark is still running
     assert recipes.fmt(settled_column) == "11.35 (n=1) [epoch 7/50, running]"
+    # a settled run decides its cell (the collapse does not come back); a running one does not
+    column = recipes.column([read_run(folder)], None)
+    assert column["decided"] and not column["complete"]
+    assert recipes.explains([column], (11.35, 0.0)) is True
+    assert recipes.explains([column], (96.86, 0.17)) is False
+    (folder / "settled.json").unlink()
+    assert recipes.explains([recipes.column([read_run(folder)], None)], (11.35, 0.0)) is None

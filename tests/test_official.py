@@ -449,7 +449,14 @@ def test_harness_records_their_run_and_resumes_bit_exactly(tmp_path):
         assert result["code"] == "official-apl" and result["status"] == "stopped_early"
         assert (result["epochs_run"], result["schedule_epochs"]) == (3, 50)
         assert result["noise"]["noise_match"] and result["noise"]["realised_rate"] > 0.35
-        assert (result["recipe"], result["edits"]) == ("paper", [])
+        # MNIST's default recipe, release: their train.py edited for it, and recorded so
+        assert (result["recipe"], result["edits"]) == (
+            "release",
+            [
+                "MNIST weight decay 0.01 instead of the hard-coded 1e-3",
+                "SGD with Nesterov momentum (their code has none)",
+            ],
+        )
     lrs = [r["lr"] for r in rows_without_time(tmp_path / "straight")]
     # cosine from 0.01 towards 0.001 over 50 epochs: lr of epoch 2 is eta + (lr0-eta)(1+cos(pi/50))/2
     assert lrs[0] == 0.01 and lrs[1] == pytest.approx(0.001 + 0.009 * (1 + np.cos(np.pi / 50)) / 2)

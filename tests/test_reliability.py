@@ -357,7 +357,8 @@ def sweep(out, root, *extra):
 def test_two_sweeps_never_run_the_same_run_twice_and_failures_are_retried(root, tmp_path):
     out = tmp_path / "sweep"
     # one run is broken: a corrupt checkpoint sits in its directory
-    broken = out / "mnist/sym/0.4/nce@epochs=1/seed0"  # --epochs 1: a variant of the config
+    # --epochs 1: a variant of the config (and MNIST's default recipe, release, is named)
+    broken = out / "mnist/sym/0.4/nce@release,epochs=1/seed0"
     (broken / "checkpoints").mkdir(parents=True)
     (broken / "checkpoints/last.pt").write_bytes(b"not a checkpoint")
     first, second = sweep(out, root), sweep(out, root)

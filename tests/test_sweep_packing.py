@@ -147,7 +147,7 @@ def test_two_real_runs_at_once_on_the_cpu_record_device_and_threads(tmp_path):
     assert sweep.main(argv) == 0
     threads = max(1, (os.cpu_count() or 1) // 2)
     for seed in (0, 1):
-        run = out / "mnist/sym/0.4/ce@batch_size=64,epochs=1" / f"seed{seed}"
+        run = out / "mnist/sym/0.4/ce@release,batch_size=64,epochs=1" / f"seed{seed}"
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         assert [(r["device"], r["threads"]) for r in rows] == [("cpu", threads)]
         assert json.loads((run / "result.json").read_text())["provenance"]["device"] == "cpu"
