@@ -52,10 +52,12 @@ def read_earlier(path: Path | None) -> dict:
 def column(runs: list, earlier) -> dict | None:
     """A cell's column: the runs here, else the earlier table's value (no curves)."""
     if runs:
-        settled = [read_settled(r.folder) for r in runs if not r.finished]
+        short = [r for r in runs if not (r.finished and r.epochs_run >= r.schedule_epochs)]
+        settled = [read_settled(r.folder) for r in short]
         summary = {**summarise(runs), "runs": runs, "earlier": False, "settled": settled}
-        # a run stopped after settling at the constant predictor's level has its last value
-        summary["decided"] = summary["complete"] or all(settled)
+        # a run stopped after settling at the constant predictor's level has its last value;
+        # one stopped short for any other reason decides nothing
+        summary["decided"] = summary["complete"] or bool(settled and all(settled))
         return summary
     if earlier is not None:
         mean, std, n = earlier
