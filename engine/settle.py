@@ -25,11 +25,16 @@ SETTLED_FILE = "settled.json"
 TOLERANCE = 0.005  # accuracies are written in percent with full precision
 
 
+def at_level(top1: float, level: float) -> bool:
+    """A test accuracy (percent) equal to `level` up to the precision it is written with."""
+    return abs(top1 - level) < TOLERANCE
+
+
 def settled_epoch(rows: list[dict], level: float, epochs: int) -> int | None:
     """The last epoch, when the last `epochs` rows all sit at `level`; else None."""
     if epochs < 1 or len(rows) < epochs:
         return None
-    if all(abs(r["test_top1"] - level) < TOLERANCE for r in rows[-epochs:]):
+    if all(at_level(r["test_top1"], level) for r in rows[-epochs:]):
         return rows[-1]["epoch"]
     return None
 

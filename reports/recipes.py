@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engine.config import PAPER_RECIPE
 from engine.record import setting_text
-from engine.settle import read_settled
+from engine.settle import at_level, read_settled
 
 from .figures import new_axes, save_figure
 from .output import OutputFolder
@@ -298,8 +298,7 @@ def collapse_epoch(rows: list, level: float = 11.35) -> int | None:
     accuracy: 11.35 % on MNIST, every image called class 1) to the last epoch run."""
     epoch = None
     for row in rows:
-        at_level = abs(row["test_top1"] - level) < 0.005
-        epoch = (epoch or row["epoch"]) if at_level else None
+        epoch = (epoch or row["epoch"]) if at_level(row["test_top1"], level) else None
     return epoch
 
 

@@ -7,7 +7,8 @@
 
 Reads every run under <runs>/<dataset>/ (engine/record.py: each run's coordinates, config and
 result from its own files). A table shows one recipe (--recipe; by default the one the
-dataset's configs run, or else the only one the runs have) and has one row per loss (a variant of it, e.g. "nce+rce [beta=1]", is a row of its own) and one
+dataset's configs run, or else the only one the runs have) and has one row per loss (a variant
+of it, e.g. "nce+rce [beta=1]", is a row of its own) and one
 column per noise rate; a cell is the mean ± std over seeds of the last-epoch clean test top-1
 (the paper's protocol). Runs of different configs never share a cell: such a cell is split
 into rows named by the keys that differ, and a note under the table says so. --protocol
