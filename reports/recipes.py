@@ -207,16 +207,17 @@ def conclusion(rows: list, recipes: list) -> str:
         f"{recipe} explains {counts[recipe]} of the {decided[recipe]} cells it was run on"
         for recipe in recipes
     ]
+    # a cell that some recipe ran and none explains (one not run under a recipe may still be)
     neither = [
         f"{r['kind']} {r['setting']} {r['loss']}"
         for r in rows
-        if r["explains"] and all(a is False for a in r["explains"].values())
+        if (said := [a for a in r["explains"].values() if a is not None]) and not any(said)
     ]
     return (
         "**Count.** "
         + "; ".join(parts)
         + "."
-        + (f" Explained by no recipe run: {', '.join(neither)}." if neither else "")
+        + (f" Explained by no recipe that ran it: {', '.join(neither)}." if neither else "")
     )
 
 
@@ -320,7 +321,8 @@ def factor_table(records, out: OutputFolder, name: str, title: str) -> list:
             f"{k[5:]}={v:g}"
             for k, v in sorted(cfg.items())
             if k.startswith("loss.")
-            and isinstance(v, float)
+            and isinstance(v, int | float)  # --set loss.beta=100 records an int
+            and not isinstance(v, bool)
             and k in ("loss.scale", "loss.alpha", "loss.beta")
         )
         collapsed = collapse_epoch(rows)

@@ -336,7 +336,7 @@ def test_the_recipe_report_says_which_recipe_explains_each_cell(tmp_path):
     ) in md
     assert (
         "paper explains 0 of the 2 cells it was run on; release explains 1 of the 1 "
-        "cells it was run on"
+        "cells it was run on. Explained by no recipe that ran it: sym 0.8 ce."
     ) in md
     assert (tmp_path / "out" / "mnist_sym_0.4_nce_recipes.png").is_file()
 
@@ -399,6 +399,14 @@ def test_the_factor_table_says_when_a_run_collapsed_and_that_it_was_stopped(tmp_
         "train:\n  epochs: 50\noptim:\n  weight_decay: 0.01\n  nesterov: false\nrecipe: release\n"
     )
     assert stop_settled(root, 11.35, 5) == [(folder, 7)]  # nothing runs there: only marked
+    beta = release | {"optim.nesterov": True, "loss.alpha": 1.0, "loss.beta": 100}  # --set: int
+    write_run(root, "asym", "0.4", "nce+rce@release,beta=100", 0, [88.0, 88.5], 50, beta)
+    stopped = root / "mnist/asym/0.4/nce+rce@release,beta=100/seed0"  # stopped by hand
+    (stopped / "result.json").unlink()
+    (stopped / "config.yaml").write_text(
+        "train:\n  epochs: 50\noptim:\n  weight_decay: 0.01\n  nesterov: true\n"
+        "loss:\n  alpha: 1.0\n  beta: 100\nrecipe: release\n"
+    )
     assert (
         compare_official.main(
             [
@@ -423,6 +431,10 @@ def test_the_factor_table_says_when_a_run_collapsed_and_that_it_was_stopped(tmp_
     assert (
         "| sym 0.4 | nce | release,nesterov=false | 0.01 | no | – | 7/50 (stopped: settled) "
         "| 11.35 | 93.00 (1) | 3 |"
+    ) in md
+    assert (
+        "| asym 0.4 | nce+rce | release,beta=100 | 0.01 | yes | alpha=1, beta=100 "
+        "| 2/50 (unfinished) | 88.50 | 88.50 (2) | no |"
     ) in md
     # in the recipe table, a column of runs stopped after settling says so, not "running"
     settled_column = {"mean": 11.35, "std": float("nan"), "n": 1, "complete": False}
