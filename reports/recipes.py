@@ -82,8 +82,13 @@ def explains(columns: list, published) -> bool | None:
     return not any(outside(c["mean"], published) for c in done)
 
 
+def answered(by_recipe: dict) -> dict:
+    """The recipes whose runs can tell (explains() is not None), with their answer."""
+    return {recipe: answer for recipe, answer in by_recipe.items() if answer is not None}
+
+
 def verdict(by_recipe: dict) -> str:
-    said = {recipe: answer for recipe, answer in by_recipe.items() if answer is not None}
+    said = answered(by_recipe)
     if not said:
         return "not yet run"
     yes = [r for r, a in said.items() if a]
@@ -200,9 +205,7 @@ def write_table(rows: list, recipes: list, out: OutputFolder, name: str, title: 
 
 def conclusion(rows: list, recipes: list) -> str:
     counts = {recipe: sum(1 for r in rows if r["explains"][recipe]) for recipe in recipes}
-    decided = {
-        recipe: sum(1 for r in rows if r["explains"][recipe] is not None) for recipe in recipes
-    }
+    decided = {recipe: sum(recipe in answered(r["explains"]) for r in rows) for recipe in recipes}
     parts = [
         f"{recipe} explains {counts[recipe]} of the {decided[recipe]} cells it was run on"
         for recipe in recipes
@@ -211,7 +214,7 @@ def conclusion(rows: list, recipes: list) -> str:
     neither = [
         f"{r['kind']} {r['setting']} {r['loss']}"
         for r in rows
-        if (said := [a for a in r["explains"].values() if a is not None]) and not any(said)
+        if (said := answered(r["explains"])) and not any(said.values())
     ]
     return (
         "**Count.** "
