@@ -22,7 +22,7 @@ from engine.settle import at_level, read_settled
 
 from .figures import new_axes, save_figure
 from .output import OutputFolder
-from .published import load_published, outside
+from .published import load_published, outside, tolerance
 from .side_by_side import collect, summarise, top1
 
 CODES = (("official", "authors' code"), ("ours", "this project"))
@@ -87,13 +87,14 @@ def answered(by_recipe: dict) -> dict:
     return {recipe: answer for recipe, answer in by_recipe.items() if answer is not None}
 
 
-def verdict(by_recipe: dict) -> str:
+def verdict(by_recipe: dict, running: tuple = ()) -> str:
+    """The cell's verdict; `running` names the recipes with a run still going (their finished
+    seeds wait for it: a cell is judged on all of its seeds at once)."""
     said = answered(by_recipe)
     if not said:
-        return "not yet run"
+        return "still running" if running else "not yet run"
     yes = [r for r, a in said.items() if a]
     no = [r for r, a in said.items() if not a]
-    missing = [r for r in by_recipe if r not in said]
     text = (
         f"{' and '.join(yes)} explain{'s' if len(yes) == 1 else ''}"
         if yes
@@ -101,7 +102,15 @@ def verdict(by_recipe: dict) -> str:
     )
     if yes and no:
         text += f"; {' and '.join(no)} not"
-    return text + (f" ({', '.join(missing)}: not run)" if missing else "")
+    notes = [
+        f"{r}: {'still running' if r in running else 'not run'}" for r in by_recipe if r not in said
+    ] + [f"{r}: more runs still going" for r in running if r in said]
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def still_running(columns: list) -> bool:
+    """Some code has runs under this recipe that are neither finished nor stopped settled."""
+    return any(c is not None and c["runs"] and not c["decided"] for c in columns)
 
 
 def build_rows(roots: dict, dataset: str, cells: list, recipes: list, earlier: dict) -> list:
@@ -112,7 +121,7 @@ def build_rows(roots: dict, dataset: str, cells: list, recipes: list, earlier: d
     rows = []
     for kind, setting, loss in cells:
         pub = published.get(kind, {}).get(loss, {}).get(float(setting))
-        columns, answers = {}, {}
+        columns, answers, running = {}, {}, []
         for recipe in recipes:
             for code, _ in CODES:
                 runs = found[(code, recipe)].get((kind, setting, segment(loss, recipe)), [])
@@ -123,6 +132,8 @@ def build_rows(roots: dict, dataset: str, cells: list, recipes: list, earlier: d
                 )
                 columns[(recipe, code)] = column(runs, old)
             answers[recipe] = explains([columns[(recipe, c)] for c, _ in CODES], pub)
+            if still_running([columns[(recipe, c)] for c, _ in CODES]):
+                running.append(recipe)
         rows.append(
             {
                 "kind": kind,
@@ -131,7 +142,7 @@ def build_rows(roots: dict, dataset: str, cells: list, recipes: list, earlier: d
                 "published": pub,
                 "columns": columns,
                 "explains": answers,
-                "verdict": verdict(answers),
+                "verdict": verdict(answers, tuple(running)),
             }
         )
     return rows
@@ -257,10 +268,12 @@ def figure(row: dict, recipes: list, out: OutputFolder, dataset: str) -> list:
             )
     if row["published"] is not None:
         m, s = row["published"]
-        ax.axhspan(m - (s or 0), m + (s or 0), color="grey", alpha=0.25)
-        ax.axhline(
-            m, color="grey", lw=1, label=f"published {m:.2f}" + ("" if s is None else f"±{s:.2f}")
-        )
+        width = tolerance(row["published"])
+        label = f"published {m:.2f}" + ("" if s is None else f"±{s:.2f}")
+        if width is not None:  # shade the band the verdict uses, not ± 1 std
+            ax.axhspan(m - width, m + width, color="grey", alpha=0.25)
+            label += f" (shaded: ±{width:.2f}, the verdict's band)"
+        ax.axhline(m, color="grey", lw=1, label=label)
     stem = f"{dataset}_{row['kind']}_{row['setting']}_{row['loss']}_recipes"
     return save_figure(
         fig,

@@ -9,7 +9,7 @@ from engine.settle import read_settled, stop_settled
 from reports import figures, recipes
 from reports import side_by_side as sbs
 from reports.output import OutputFolder
-from reports.published import load_published
+from reports.published import load_published, outside, tolerance
 from scripts import compare_official, tables
 
 
@@ -462,3 +462,32 @@ def test_the_factor_table_says_when_a_run_collapsed_and_that_it_was_stopped(tmp_
     assert recipes.explains([column], (96.86, 0.17)) is False
     (folder / "settled.json").unlink()
     assert recipes.explains([recipes.column([read_run(folder)], None)], (11.35, 0.0)) is None
+
+
+def test_a_cell_with_a_seed_still_running_says_so_and_waits_for_it(tmp_path):
+    """A recipe's verdict waits until every seed of a code has finished (one running seed makes
+    the column undecided) and the verdict says "still running", not "not run"."""
+    ours, theirs = tmp_path / "ours", tmp_path / "official"
+    release = {"recipe": "release", "optim.weight_decay": 0.01, "optim.nesterov": True}
+    write_run(ours, "sym", "0.8", "ce@release", 0, [90.0, 47.0], config=release)
+    write_run(ours, "sym", "0.8", "ce@release", 1, [90.0], schedule=2, config=release)
+    write_run(theirs, "sym", "0.4", "nce@release", 0, [90.0, 11.35], config=release)
+    write_run(ours, "sym", "0.4", "nce@release", 0, [90.0, 11.35], config=release)
+    write_run(ours, "sym", "0.4", "nce@release", 1, [90.0], schedule=2, config=release)
+    cells = [("sym", "0.8", "ce"), ("sym", "0.4", "nce")]
+    roots = {"ours": ours, "official": theirs}
+    rows = recipes.build_rows(roots, "mnist", cells, ["paper", "release"], {})
+    assert [r["verdict"] for r in rows] == [
+        "still running",
+        "release explains (paper: not run, release: more runs still going)",
+    ]
+
+
+def test_the_verdict_band_is_two_published_stds_or_one_point():
+    """reports.published.tolerance: the half-width the verdict and the figures' shading use."""
+    assert tolerance((47.08, 1.15)) == 2.30
+    assert tolerance((11.35, 0.0)) == 1.0  # a zero std would make every run 'outside'
+    assert tolerance((11.35, 0.49)) == 1.0
+    assert tolerance((90.0, None)) is None
+    assert outside(49.39, (47.08, 1.15)) and not outside(49.38, (47.08, 1.15))
+    assert not outside(0.0, (90.0, None))  # no std published: nothing to be outside of
